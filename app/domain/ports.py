@@ -1,0 +1,156 @@
+"""The small interfaces the core talks to the outside through.
+
+Real adapters live in `integrations/`, each with a console or fake twin;
+`integrations.factory` picks one from the settings. Everything crossing these
+interfaces is plain data, so the core never sees a vendor type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Protocol
+
+
+# --- Shopify Admin ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class InventoryLevelInfo:
+    location_id: int
+    available: int
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class VariantInfo:
+    """A variant as the Admin API describes it (numeric ids, not GIDs)."""
+
+    variant_id: int
+    product_id: int
+    sku: str | None
+    title: str
+    inventory_item_id: int | None
+    tracked: bool
+    inventory_policy: str  # "DENY" or "CONTINUE"
+    levels: tuple[InventoryLevelInfo, ...] = ()
+    product_title: str = ""
+
+
+@dataclass(frozen=True)
+class OrderLineInfo:
+    line_id: int
+    variant_id: int | None
+    quantity: int
+    fulfilled_quantity: int = 0
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class OrderInfo:
+    order_id: int
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    cancelled_at: datetime | None
+    email: str | None
+    phone: str | None
+    lines: tuple[OrderLineInfo, ...] = ()
+
+
+@dataclass(frozen=True)
+class VariantPolicyChange:
+    variant_id: int
+    policy: str  # "DENY" or "CONTINUE"
+
+
+@dataclass(frozen=True)
+class VariantMetafields:
+    variant_id: int
+    status: str  # in_stock / backorderable / out_of_stock
+    eta: date | None
+
+
+class ShopifyAdmin(Protocol):
+    """What the service asks of one shop's Admin API (GraphQL only)."""
+
+    def set_inventory_policies(self, product_id: int,
+                               changes: Sequence[VariantPolicyChange]) -> None: ...
+
+    def set_variant_metafields(self, values: Sequence[VariantMetafields]) -> None: ...
+
+    def subscribe_webhooks(self, callback_url: str, topics: Sequence[str]) -> None: ...
+
+    def fetch_variant(self, variant_id: int) -> VariantInfo | None: ...
+
+    def iter_variants(self) -> Iterator[VariantInfo]: ...
+
+    def iter_open_orders(self) -> Iterator[OrderInfo]: ...
+
+    def adjust_inventory(self, *, inventory_item_id: int, location_id: int,
+                         delta: int, reference: str) -> None: ...
+
+
+# --- Messages --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SmsResult:
+    sid: str
+    status: str
+
+
+class SmsSender(Protocol):
+    def send_sms(self, *, to: str, body: str,
+                 status_callback: str | None = None) -> SmsResult: ...
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+    mimetype: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class Email:
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+    sender: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    message_id: str | None = None  # stable id: a resend is recognisable
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class EmailSender(Protocol):
+    def send_email(self, message: Email) -> None: ...
+
+
+# --- Suppliers -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PurchaseOrderLineDoc:
+    sku: str
+    supplier_sku: str
+    quantity: int
+    unit_cost: str
+    expected_on: date | None
+
+
+@dataclass(frozen=True)
+class PurchaseOrderDoc:
+    """A PO as sent to a supplier; `number` is stable across retries."""
+
+    number: str
+    shop_name: str
+    supplier_name: str
+    supplier_email: str | None
+    supplier_endpoint: str | None
+    currency: str
+    lines: tuple[PurchaseOrderLineDoc, ...]
+    link: str
+
+
+class SupplierChannel(Protocol):
+    def send_purchase_order(self, po: PurchaseOrderDoc) -> None: ...
