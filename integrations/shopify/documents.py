@@ -1,0 +1,187 @@
+"""Every GraphQL document the service sends to the Shopify Admin API.
+
+They live here, as constants, so one test validates all of them against the
+Admin schema in `../shared/fixtures/shopify/admin-schema/` (CONTRACT.md).
+The adapter must never build a document anywhere else.
+
+Page sizes are variables, not literals, because Shopify rejects any single
+query whose requested cost exceeds 1,000 points, and a connection costs
+2 + first x (cost of a node): 100 variants x 50 inventory levels would ask
+for about 15,000. The adapter picks sizes that stay under the limit and
+follows the nested `pageInfo` when a variant or an order overflows them.
+
+Schema choices (2025-01):
+- `metafieldsDelete` exists, so an `eta` that becomes unknown is deleted
+  rather than left stale on the storefront.
+- `inventoryAdjustQuantities` has no `@idempotent` directive in 2025-01 (no
+  directive but `@accessRestricted` exists), so the adjustment carries a
+  `referenceDocumentUri` for traceability instead of an idempotency key.
+"""
+
+from __future__ import annotations
+
+_VARIANT_FIELDS = """
+fragment BackorderVariantFields on ProductVariant {
+  id
+  sku
+  title
+  inventoryPolicy
+  product { id title }
+  inventoryItem {
+    id
+    tracked
+    inventoryLevels(first: $levels) {
+      nodes { ...BackorderLevelFields }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+"""
+
+_LEVEL_FIELDS = """
+fragment BackorderLevelFields on InventoryLevel {
+  location { id }
+  quantities(names: ["available"]) { name quantity }
+  updatedAt
+}
+"""
+
+_LINE_ITEM_FIELDS = """
+fragment BackorderLineItemFields on LineItem {
+  id
+  title
+  quantity
+  currentQuantity
+  unfulfilledQuantity
+  variant { id }
+}
+"""
+
+PRODUCT_VARIANTS_BULK_UPDATE = """
+mutation BackorderSetInventoryPolicies($productId: ID!, $variants: [ProductVariantsBulkInput!]!) {
+  productVariantsBulkUpdate(productId: $productId, variants: $variants) {
+    productVariants { id inventoryPolicy }
+    userErrors { field message }
+  }
+}
+"""
+
+METAFIELDS_SET = """
+mutation BackorderSetMetafields($metafields: [MetafieldsSetInput!]!) {
+  metafieldsSet(metafields: $metafields) {
+    metafields { id key namespace }
+    userErrors { field message code }
+  }
+}
+"""
+
+METAFIELDS_DELETE = """
+mutation BackorderDeleteMetafields($metafields: [MetafieldIdentifierInput!]!) {
+  metafieldsDelete(metafields: $metafields) {
+    deletedMetafields { key namespace ownerId }
+    userErrors { field message }
+  }
+}
+"""
+
+WEBHOOK_SUBSCRIPTION_CREATE = """
+mutation BackorderSubscribeWebhook($topic: WebhookSubscriptionTopic!, $callbackUrl: URL!) {
+  webhookSubscriptionCreate(
+    topic: $topic
+    webhookSubscription: {callbackUrl: $callbackUrl, format: JSON}
+  ) {
+    webhookSubscription { id topic }
+    userErrors { field message }
+  }
+}
+"""
+
+INVENTORY_ADJUST_QUANTITIES = """
+mutation BackorderAdjustInventory($changes: [InventoryChangeInput!]!, $reference: String) {
+  inventoryAdjustQuantities(
+    input: {reason: "received", name: "available", referenceDocumentUri: $reference,
+            changes: $changes}
+  ) {
+    inventoryAdjustmentGroup { id }
+    userErrors { field message code }
+  }
+}
+"""
+
+VARIANT_QUERY = """
+query BackorderVariant($id: ID!, $levels: Int!) {
+  productVariant(id: $id) { ...BackorderVariantFields }
+}
+""" + _VARIANT_FIELDS + _LEVEL_FIELDS
+
+VARIANTS_PAGE_QUERY = """
+query BackorderVariants($first: Int!, $after: String, $levels: Int!) {
+  productVariants(first: $first, after: $after) {
+    nodes { ...BackorderVariantFields }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+""" + _VARIANT_FIELDS + _LEVEL_FIELDS
+
+# A follow-up for the rare item stocked at more locations than a page holds.
+INVENTORY_LEVELS_QUERY = """
+query BackorderInventoryLevels($id: ID!, $first: Int!, $after: String) {
+  inventoryItem(id: $id) {
+    inventoryLevels(first: $first, after: $after) {
+      nodes { ...BackorderLevelFields }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+""" + _LEVEL_FIELDS
+
+OPEN_ORDERS_QUERY = """
+query BackorderOpenOrders($first: Int!, $after: String, $lines: Int!) {
+  orders(first: $first, after: $after, query: "status:open") {
+    nodes {
+      id
+      name
+      email
+      phone
+      createdAt
+      updatedAt
+      cancelledAt
+      lineItems(first: $lines) {
+        nodes { ...BackorderLineItemFields }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+""" + _LINE_ITEM_FIELDS
+
+# A follow-up for orders with more lines than one page of the orders query holds.
+ORDER_LINE_ITEMS_QUERY = """
+query BackorderOrderLineItems($id: ID!, $first: Int!, $after: String) {
+  order(id: $id) {
+    lineItems(first: $first, after: $after) {
+      nodes { ...BackorderLineItemFields }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+""" + _LINE_ITEM_FIELDS
+
+ALL_DOCUMENTS: tuple[str, ...] = (
+    PRODUCT_VARIANTS_BULK_UPDATE,
+    METAFIELDS_SET,
+    METAFIELDS_DELETE,
+    WEBHOOK_SUBSCRIPTION_CREATE,
+    INVENTORY_ADJUST_QUANTITIES,
+    VARIANT_QUERY,
+    VARIANTS_PAGE_QUERY,
+    INVENTORY_LEVELS_QUERY,
+    OPEN_ORDERS_QUERY,
+    ORDER_LINE_ITEMS_QUERY,
+)
+
+DOCUMENT_NAMES: dict[str, str] = {
+    name: value for name, value in globals().items()
+    if name.isupper() and isinstance(value, str) and value in ALL_DOCUMENTS
+}
