@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
-
 # --- Shopify Admin ---------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -1,0 +1,37 @@
+# Two commands on a fresh machine: `make run` (local service) and `make test` (whole suite).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXTRAS ?= local,test,browser
+
+.PHONY: install run test test-fast lint services bench test-faults clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
+	touch $@
+
+run: install
+	$(BIN)/backorder run-local
+
+services:
+	bash .ci/ensure-services
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+test: install services lint
+	$(BIN)/pytest -q
+
+test-fast: install
+	$(BIN)/pytest -q -m "not slow and not browser" -x
+
+bench: install services
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) instance .hypothesis test-artifacts

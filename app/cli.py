@@ -1,0 +1,120 @@
+"""The `backorder` command line (CONTRACT.md): thin wrappers over services."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import datetime
+
+import click
+
+from app.config import Settings
+from app.db import unit_of_work
+from app.errors import BackorderError, ConfigError
+from app.runtime import Runtime
+
+
+class _Context:
+    """Builds the Runtime only when a command needs it, so --help works anywhere."""
+
+    _rt: Runtime | None = None
+
+    @property
+    def rt(self) -> Runtime:
+        if self._rt is None:
+            self._rt = Runtime(Settings.from_env())
+        return self._rt
+
+
+pass_ctx = click.make_pass_decorator(_Context, ensure=True)
+
+
+@click.group()
+def cli() -> None:
+    """Backorder service: keep selling what ran out, and tell every customer when it ships."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@pass_ctx
+def db_upgrade(ctx: _Context) -> None:
+    """Apply migrations up to head (the release process)."""
+    from app.migrate import upgrade
+    upgrade(ctx.rt.settings.database_url)
+    click.echo("database is at head")
+
+
+@cli.group()
+def shops() -> None:
+    """Shops using the service."""
+
+
+@shops.command("add")
+@click.argument("domain")
+@click.option("--token", required=True, help="the custom app's Admin API access token")
+@pass_ctx
+def shops_add(ctx: _Context, domain: str, token: str) -> None:
+    """Register a custom-app shop, subscribe its webhooks and sync its catalog."""
+    from app.domain.shops.onboarding import onboard_shop
+    from app.domain.shops.service import normalise_domain
+    from app.security import TokenCipher
+    from integrations.factory import shopify_admin
+    settings = ctx.rt.settings
+    domain = normalise_domain(domain)
+    shop_id = onboard_shop(
+        ctx.rt.sessions, domain=domain, token_ciphertext=TokenCipher(settings.secret_key).encrypt(token),
+        admin=shopify_admin(settings, domain, token),
+        callback_url=f"{settings.public_url}/webhooks/shopify")
+    click.echo(f"shop {domain} registered (id {shop_id})")
+
+
+@cli.command()
+@click.option("--shop", "shop_domain", default=None, help="only this shop's webhooks")
+@click.option("--since", type=click.DateTime(), default=None, help="received at or after (UTC)")
+@pass_ctx
+def replay(ctx: _Context, shop_domain: str | None, since: datetime | None) -> None:
+    """Re-enqueue stored webhooks that were not processed."""
+    from app.domain.intake.service import pending_event_ids
+    from workers import queues
+    if since and since.tzinfo is None:
+        from datetime import UTC
+        since = since.replace(tzinfo=UTC)
+    with unit_of_work(ctx.rt.sessions) as session:
+        ids = pending_event_ids(session, shop_domain=shop_domain, since=since, limit=1_000_000)
+    failed = queues.enqueue_all(ctx.rt.redis, [queues.process_webhook_job(i) for i in ids])
+    if failed:
+        raise click.ClickException(f"{failed} of {len(ids)} webhooks could not be enqueued")
+    click.echo(f"re-enqueued {len(ids)} webhooks")
+
+
+@cli.command()
+@click.option("--burst", is_flag=True, help="stop when the queues are empty")
+@pass_ctx
+def worker(ctx: _Context, burst: bool) -> None:
+    """Run an RQ worker on every queue, with the scheduler on."""
+    from workers.run import run_worker
+    run_worker(ctx.rt, burst=burst)
+
+
+@cli.command("run-local")
+@click.option("--port", default=8000, show_default=True)
+def run_local(port: int) -> None:
+    """Run web and worker locally: SQLite, an embedded Redis, console SMS and email."""
+    from app.devserver import run
+    run(port=port)
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except ConfigError as exc:
+        click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(2)
+    except BackorderError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)

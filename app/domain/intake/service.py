@@ -1,0 +1,181 @@
+"""Intake use cases: record a verified delivery, find pending ones, process one."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.domain.base import utcnow
+from app.domain.intake.models import EventStatus, WebhookEvent
+from app.domain.intake.topics import COMPLIANCE_TOPICS, HANDLED_TOPICS
+from app.domain.shops.models import Shop
+from app.errors import InvalidInput
+
+SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One webhook delivery as its headers describe it."""
+
+    topic: str
+    shop_domain: str
+    webhook_id: str | None
+    event_id: str | None
+    triggered_at: datetime | None
+    api_version: str | None
+
+    @property
+    def dedup_key(self) -> str:
+        # Retries of one event share its event id; older deliveries only carry the webhook id.
+        if self.event_id:
+            return f"{self.topic}|event:{self.event_id}"
+        return f"{self.topic}|webhook:{self.webhook_id}"
+
+
+def delivery_from_headers(headers: Mapping[str, str]) -> Delivery:
+    """Read the X-Shopify-* headers (case-insensitive); InvalidInput names what is wrong."""
+    h = {k.lower(): v.strip() for k, v in headers.items()}
+    topic = h.get("x-shopify-topic")
+    domain = h.get("x-shopify-shop-domain", "").lower()
+    if not topic:
+        raise InvalidInput("missing X-Shopify-Topic header")
+    if not SHOP_DOMAIN.match(domain):
+        raise InvalidInput("missing or malformed X-Shopify-Shop-Domain header")
+    webhook_id, event_id = h.get("x-shopify-webhook-id"), h.get("x-shopify-event-id")
+    if not (webhook_id or event_id):
+        raise InvalidInput("missing X-Shopify-Webhook-Id header")
+    for name, value in (("X-Shopify-Webhook-Id", webhook_id), ("X-Shopify-Event-Id", event_id)):
+        if value and len(value) > 200:
+            raise InvalidInput(f"{name} header is too long")
+    return Delivery(topic=topic[:100], shop_domain=domain, webhook_id=webhook_id,
+                    event_id=event_id, triggered_at=_timestamp(h.get("x-shopify-triggered-at")),
+                    api_version=(h.get("x-shopify-api-version") or None))
+
+
+def _timestamp(raw: str | None) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidInput("X-Shopify-Triggered-At is not an ISO 8601 timestamp") from exc
+    return value if value.tzinfo else None
+
+
+def parse_payload(body: bytes) -> dict:
+    """The JSON object in the body; InvalidInput when it is not one."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput("body is not valid JSON") from exc
+    if not isinstance(payload, dict):
+        raise InvalidInput("body is not a JSON object")
+    return payload
+
+
+@dataclass(frozen=True)
+class Recorded:
+    event_id: int | None  # None: a duplicate of an event already stored
+    pending: bool         # True: a worker should process it
+
+    @property
+    def duplicate(self) -> bool:
+        return self.event_id is None
+
+
+def record_delivery(session: Session, delivery: Delivery, payload: dict, body: bytes) -> Recorded:
+    """Store the delivery once; duplicates are recognised by the (shop, key) constraint."""
+    from app.db import insert_ignoring_conflict
+
+    shop = session.execute(select(Shop.id, Shop.active)
+                           .where(Shop.domain == delivery.shop_domain)).first()
+    pending = delivery.topic in HANDLED_TOPICS and shop is not None and (
+        shop.active or delivery.topic in COMPLIANCE_TOPICS)
+    values = dict(
+        shop_domain=delivery.shop_domain, shop_id=shop.id if shop else None,
+        topic=delivery.topic, dedup_key=delivery.dedup_key, webhook_id=delivery.webhook_id,
+        event_id=delivery.event_id, api_version=delivery.api_version,
+        triggered_at=delivery.triggered_at, received_at=utcnow(),
+        resource_id=_resource_id(payload), payload=body.decode("utf-8"),
+        status=EventStatus.RECEIVED if pending else EventStatus.IGNORED, attempts=0)
+    new_id = insert_ignoring_conflict(session, WebhookEvent.__table__, values,
+                                      ["shop_domain", "dedup_key"])
+    return Recorded(event_id=new_id, pending=pending and new_id is not None)
+
+
+def _resource_id(payload: dict) -> int | None:
+    for key in ("id", "inventory_item_id", "order_id"):
+        value = payload.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and -2**63 <= value < 2**63:
+            return value
+    return None
+
+
+def pending_event_ids(session: Session, *, older_than: timedelta = timedelta(0),
+                      shop_domain: str | None = None, since: datetime | None = None,
+                      limit: int = 1000) -> list[int]:
+    """Events stored but not processed: what the sweeper and `backorder replay` re-enqueue."""
+    query = (select(WebhookEvent.id)
+             .where(WebhookEvent.status == EventStatus.RECEIVED,
+                    WebhookEvent.received_at <= utcnow() - older_than)
+             .order_by(WebhookEvent.id).limit(limit))
+    if shop_domain:
+        query = query.where(WebhookEvent.shop_domain == shop_domain)
+    if since:
+        query = query.where(WebhookEvent.received_at >= since)
+    return list(session.scalars(query))
+
+
+@dataclass
+class HandlerContext:
+    """What a topic handler gets: the open session, the shop, and a list of follow-ups."""
+
+    session: Session
+    shop: Shop
+    event: WebhookEvent
+    payload: dict
+    followups: list = field(default_factory=list)
+
+
+Handler = Callable[[HandlerContext], None]
+
+
+def process_event(session: Session, event_id: int, handlers: Mapping[str, Handler]) -> list:
+    """Apply one stored event exactly once in effect; returns follow-ups to enqueue after commit."""
+    event = session.execute(select(WebhookEvent).where(WebhookEvent.id == event_id)
+                            .with_for_update()).scalar_one_or_none()
+    if event is None or event.status != EventStatus.RECEIVED:
+        return []  # already processed, failed for good, ignored, or deleted by shop/redact
+    shop = session.get(Shop, event.shop_id) if event.shop_id else None
+    handler = handlers.get(event.topic)
+    if shop is None or handler is None or not (shop.active or event.topic in COMPLIANCE_TOPICS):
+        _finish(event, EventStatus.IGNORED)
+        return []
+    ctx = HandlerContext(session=session, shop=shop, event=event, payload=json.loads(event.payload))
+    event.attempts += 1
+    handler(ctx)
+    _finish(event, EventStatus.PROCESSED)
+    return ctx.followups
+
+
+def _finish(event: WebhookEvent, status: EventStatus) -> None:
+    event.status = status
+    event.processed_at = utcnow()
+
+
+def record_failure(session: Session, event_id: int, error: str, *, final: bool) -> None:
+    """Keep the error on the event; a final failure stops retries and shows to operators."""
+    values = {"last_error": error[:4000],
+              "attempts": WebhookEvent.attempts + 1}
+    if final:
+        values["status"] = EventStatus.FAILED
+    session.execute(update(WebhookEvent)
+                    .where(WebhookEvent.id == event_id, WebhookEvent.status == EventStatus.RECEIVED)
+                    .values(**values))

@@ -1,0 +1,6 @@
+"""Imports every model so the metadata (Alembic, erase_shop) sees all tables."""
+
+from app.domain.base import Base  # noqa: F401
+from app.domain.customers.models import CustomerDataExport  # noqa: F401
+from app.domain.intake.models import WebhookEvent  # noqa: F401
+from app.domain.shops.models import Shop  # noqa: F401

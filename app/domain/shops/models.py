@@ -1,0 +1,29 @@
+"""Shops that installed the app, with their Admin API token encrypted at rest."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.domain.base import Base, BigId, UtcDateTime, utcnow
+
+
+class Shop(Base):
+    __tablename__ = "shops"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    domain: Mapped[str] = mapped_column(String(255), unique=True)
+    token_ciphertext: Mapped[str | None] = mapped_column(Text)
+    scopes: Mapped[str] = mapped_column(String(1000), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    needs_reinstall: Mapped[bool] = mapped_column(Boolean, default=False)
+    installed_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    uninstalled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    name: Mapped[str] = mapped_column(String(255), default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+
+    def __repr__(self) -> str:  # never shows the token
+        return f"<Shop {self.domain} active={self.active}>"

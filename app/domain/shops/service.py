@@ -1,0 +1,69 @@
+"""Shop lifecycle: register, uninstall, and erase on shop/redact."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from app.domain.base import Base, utcnow
+from app.domain.intake.service import SHOP_DOMAIN, HandlerContext
+from app.domain.shops.models import Shop
+from app.errors import InvalidInput, NotFound
+
+
+def normalise_domain(domain: str) -> str:
+    """A *.myshopify.com domain, lower-cased; InvalidInput otherwise."""
+    cleaned = (domain or "").strip().lower().removeprefix("https://").rstrip("/")
+    if not SHOP_DOMAIN.match(cleaned):
+        raise InvalidInput(f"{domain!r} is not a shop domain like example.myshopify.com")
+    return cleaned
+
+
+def register_shop(session: Session, *, domain: str, token_ciphertext: str,
+                  scopes: str = "") -> Shop:
+    """Create the shop or reactivate it with a fresh token (reinstall)."""
+    domain = normalise_domain(domain)
+    shop = session.scalar(select(Shop).where(Shop.domain == domain))
+    if shop is None:
+        shop = Shop(domain=domain)
+        session.add(shop)
+    shop.token_ciphertext = token_ciphertext
+    shop.scopes = scopes
+    shop.active, shop.needs_reinstall, shop.uninstalled_at = True, False, None
+    shop.installed_at = utcnow()
+    session.flush()
+    return shop
+
+
+def get_shop(session: Session, domain: str) -> Shop:
+    shop = session.scalar(select(Shop).where(Shop.domain == normalise_domain(domain)))
+    if shop is None:
+        raise NotFound(f"no shop {domain} is registered")
+    return shop
+
+
+def handle_app_uninstalled(ctx: HandlerContext) -> None:
+    """The token is dead: forget it and stop every job for this shop (jobs check `active`)."""
+    ctx.shop.active = False
+    ctx.shop.token_ciphertext = None
+    ctx.shop.uninstalled_at = utcnow()
+
+
+def handle_shop_redact(ctx: HandlerContext) -> None:
+    """Erase everything stored for the shop, 48 hours after uninstall (Shopify's request).
+
+    The request itself stays, detached from the shop, as the record that it was honoured.
+    """
+    ctx.event.shop_id = None
+    ctx.session.flush()
+    erase_shop(ctx.session, ctx.shop.id)
+    ctx.session.expunge(ctx.shop)
+
+
+def erase_shop(session: Session, shop_id: int) -> None:
+    # Children first, in reverse dependency order, so no foreign key is left dangling
+    # on databases without ON DELETE CASCADE enforcement.
+    for table in reversed(Base.metadata.sorted_tables):
+        if table.name != "shops" and "shop_id" in table.c:
+            session.execute(delete(table).where(table.c.shop_id == shop_id))
+    session.execute(delete(Shop.__table__).where(Shop.__table__.c.id == shop_id))

@@ -1,0 +1,40 @@
+"""Per-process wiring: settings, database sessions and the Redis connection.
+
+Built once per process (web or worker) from Settings; tests build their own.
+Nothing here holds business logic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import redis
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+from app.db import make_engine, make_session_factory
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine = field(init=False)
+    sessions: sessionmaker[Session] = field(init=False)
+
+    def __post_init__(self):
+        self.engine = make_engine(self.settings.database_url)
+        self.sessions = make_session_factory(self.engine)
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        # Short timeouts: when Redis is down, intake stores and answers instead of hanging.
+        url = self.settings.redis_url or "redis://127.0.0.1:6379/0"
+        return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2,
+                                    health_check_interval=30)
+
+    def close(self) -> None:
+        self.engine.dispose()
+        if "redis" in self.__dict__:
+            self.redis.close()

@@ -1,0 +1,50 @@
+"""Shopify webhooks: verify the HMAC on the raw body, store, enqueue, answer. Nothing more."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from app.db import unit_of_work
+from app.domain.intake import service as intake
+from app.domain.intake.topics import HANDLED_TOPICS
+from app.errors import PayloadTooLarge, Unauthorized
+from app.metrics import ENQUEUE_FAILURES, WEBHOOKS_RECEIVED
+from app.web.deps import rt
+from integrations.shopify.webhooks import verify_webhook
+from workers import queues
+
+bp = Blueprint("webhooks", __name__)
+
+
+@bp.post("/webhooks/shopify")
+def shopify():
+    runtime = rt()
+    body = _read_body(runtime.settings.webhook_max_bytes)
+    topic = request.headers.get("X-Shopify-Topic", "")
+    label = topic if topic in HANDLED_TOPICS else "other"
+    if not verify_webhook(body, request.headers.get("X-Shopify-Hmac-Sha256"),
+                          runtime.settings.webhook_secrets):
+        WEBHOOKS_RECEIVED.labels(label, "unauthorized").inc()
+        raise Unauthorized("HMAC signature is missing or does not match")
+    delivery = intake.delivery_from_headers(request.headers)
+    payload = intake.parse_payload(body)
+    with unit_of_work(runtime.sessions) as session:
+        recorded = intake.record_delivery(session, delivery, payload, body)
+    if recorded.pending and not queues.enqueue(
+            runtime.redis, queues.process_webhook_job(recorded.event_id)):
+        ENQUEUE_FAILURES.inc()
+    WEBHOOKS_RECEIVED.labels(label, _outcome(recorded)).inc()
+    return "", 200
+
+
+def _read_body(limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"body is larger than {limit} bytes")
+    request.max_content_length = limit  # also bounds chunked bodies
+    return request.get_data(cache=False)
+
+
+def _outcome(recorded: intake.Recorded) -> str:
+    if recorded.duplicate:
+        return "duplicate"
+    return "stored" if recorded.pending else "ignored"

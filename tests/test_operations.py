@@ -1,0 +1,87 @@
+"""What operators rely on: health, readiness, metrics, migrations, configuration, CLI."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from app.config import Settings
+from app.errors import ConfigError
+from app.migrate import check
+from app.runtime import Runtime
+from app.web import create_app
+from tests.conftest import WEBHOOK_SECRET
+from tests.support.factories import make_shop
+from tests.support.processes import free_port
+from tests.support.shopify import SHOP, post_webhook
+
+
+def test_models_and_migrations_have_not_drifted(database_url):
+    check(database_url)  # alembic check: raises when autogenerate would emit anything
+
+
+def test_healthz_answers_without_touching_dependencies(client):
+    assert client.get("/healthz").json == {"status": "ok"}
+
+
+def test_readyz_checks_database_and_redis(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json["checks"] == {"database": "ok", "redis": "ok"}
+
+
+def test_readyz_is_503_when_redis_is_unreachable(rt):
+    broken = Runtime(rt.settings.with_overrides(redis_url=f"redis://127.0.0.1:{free_port()}/0"))
+    response = create_app(runtime=broken).test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.json["checks"]["redis"].startswith("error")
+    broken.close()
+
+
+def test_metrics_count_webhooks_by_topic_and_outcome(rt, client):
+    make_shop(rt, domain=SHOP)
+    post_webhook(client, "orders/create", {"id": 1}, secret=WEBHOOK_SECRET)
+    post_webhook(client, "orders/create", {"id": 1}, secret="wrong")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'backorder_webhooks_received_total{outcome="stored",topic="orders/create"}' in text
+    assert 'backorder_webhooks_received_total{outcome="unauthorized",topic="orders/create"}' in text
+
+
+@pytest.mark.parametrize("env, variable", [
+    ({"SMTP_PORT": "smtp"}, "SMTP_PORT"),
+    ({"SMTP_STARTTLS": "maybe"}, "SMTP_STARTTLS"),
+    ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+    ({"SHOPIFY_API_VERSION": "2026-13"}, "SHOPIFY_API_VERSION"),
+    ({"PUBLIC_URL": "ftp://x"}, "PUBLIC_URL"),
+    ({"TWILIO_ACCOUNT_SID": "AC1"}, "TWILIO_AUTH_TOKEN"),
+    ({"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t"}, "TWILIO_FROM_NUMBER"),
+    ({"SMTP_HOST": "mail"}, "MAIL_FROM"),
+    ({"TWILIO_FROM_NUMBER": "555-1234"}, "TWILIO_FROM_NUMBER"),
+])
+def test_a_malformed_or_missing_variable_is_named_in_one_line(env, variable):
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"SECRET_KEY": "k", **env})
+    assert variable in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_secrets_never_appear_in_the_settings_repr():
+    settings = Settings.from_env({"SECRET_KEY": "very-secret", "SHOPIFY_API_SECRET": "shh",
+                                  "SMTP_HOST": "mail", "MAIL_FROM": "a@b.co",
+                                  "SMTP_PASSWORD": "pw"})
+    assert not any(s in repr(settings) for s in ("very-secret", "shh", "pw"))
+
+
+def test_local_default_is_a_sqlite_file_and_console_backends():
+    settings = Settings.from_env({})
+    assert settings.database_url.startswith("sqlite:///")
+    assert settings.secret_key_generated
+    assert not settings.sms_via_twilio and not settings.email_via_smtp
+
+
+def test_cli_refuses_a_domain_that_is_not_myshopify(monkeypatch, rt):
+    from app import cli
+    monkeypatch.setattr(cli._Context, "_rt", rt)
+    result = CliRunner().invoke(cli.cli, ["shops", "add", "evil.example.com", "--token", "t"])
+    assert result.exit_code != 0
+    assert "not a shop domain" in str(result.exception or result.output)

@@ -1,0 +1,61 @@
+"""Queue names and the only place jobs are put on them.
+
+Jobs take ids, never objects. Every enqueue here happens after the
+transaction that wrote the rows has committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Retry
+
+log = logging.getLogger(__name__)
+
+WEBHOOKS, SHOPIFY, NOTIFY, SUPPLIERS, MAINTENANCE = (
+    "webhooks", "shopify", "notify", "suppliers", "maintenance")
+ALL_QUEUES = (WEBHOOKS, SHOPIFY, NOTIFY, SUPPLIERS, MAINTENANCE)
+
+# Backoff for transient failures: about 10 minutes in all, then the sweeper takes over.
+DEFAULT_RETRY = Retry(max=6, interval=[2, 5, 15, 30, 120, 300])
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A job to enqueue once the current transaction has committed."""
+
+    func: str
+    args: tuple = ()
+    queue: str = "default"
+    job_id: str | None = None
+    kwargs: dict = field(default_factory=dict)
+
+
+def queue(name: str, connection: Redis) -> Queue:
+    return Queue(name, connection=connection)
+
+
+def enqueue(connection: Redis, followup: FollowUp) -> bool:
+    """Put one job on its queue; False (logged) when Redis is unreachable."""
+    try:
+        queue(followup.queue, connection).enqueue(
+            followup.func, *followup.args, job_id=followup.job_id, retry=DEFAULT_RETRY,
+            failure_ttl=7 * 86400, result_ttl=600, **followup.kwargs)
+    except RedisError as exc:
+        log.warning("could not enqueue %s%s: %s (the sweeper will retry)",
+                    followup.func, followup.args, exc)
+        return False
+    return True
+
+
+def enqueue_all(connection: Redis, followups) -> int:
+    """Enqueue every follow-up; returns how many could not be enqueued."""
+    return sum(0 if enqueue(connection, f) else 1 for f in followups)
+
+
+def process_webhook_job(event_id: int) -> FollowUp:
+    return FollowUp("workers.jobs.process_webhook", (event_id,), WEBHOOKS,
+                    job_id=f"webhook-{event_id}")
