@@ -54,6 +54,9 @@ class Settings:
     smtp_password: str | None = _secret()
     smtp_starttls: bool = True
     mail_from: str | None = None
+    sms_rate_per_second: int = 1  # per sender, across all workers (Twilio long codes: 1 segment/s)
+    # Benchmarks only: also serve POST /bench/bare, a route that reads the body and answers 200.
+    bench_routes: bool = False
     # Not from the environment: knobs tests and benchmarks turn.
     webhook_max_bytes: int = 1024 * 1024
     http_timeout: float = 10.0
@@ -109,6 +112,8 @@ class Settings:
             smtp_password=env.text("SMTP_PASSWORD"),
             smtp_starttls=env.boolean("SMTP_STARTTLS", True),
             mail_from=env.email("MAIL_FROM"),
+            sms_rate_per_second=env.count("SMS_RATE_PER_SECOND", 1),
+            bench_routes=env.boolean("BACKORDER_BENCH_ROUTES", False),
         )
         _check_combinations(settings)
         return settings
@@ -141,6 +146,14 @@ class _Env:
             return default
         if not raw.isdigit() or not 0 < int(raw) < 65536:
             raise ConfigError(f"{name} must be a port number between 1 and 65535")
+        return int(raw)
+
+    def count(self, name: str, default: int) -> int:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        if not raw.isdigit() or int(raw) < 1:
+            raise ConfigError(f"{name} must be a whole number of at least 1")
         return int(raw)
 
     def boolean(self, name: str, default: bool) -> bool:

@@ -23,4 +23,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     errors.register(app)
     for module in (webhooks, health):
         app.register_blueprint(module.bp)
+    if settings.bench_routes:
+        app.add_url_rule("/bench/bare", "bench_bare", _bare, methods=["POST"])
     return app
+
+
+def _bare():
+    """The benchmark's baseline: same app and server, reads the body, does nothing else."""
+    from flask import request
+    request.get_data(cache=False)
+    return "", 200

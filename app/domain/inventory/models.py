@@ -1,0 +1,163 @@
+"""Catalog and demand state: variants, inventory levels, orders and lines, effects.
+
+Every table carries shop_id, so one shop's data is always found (and erased)
+by that column alone.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String,
+                        Text, UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.domain.base import Base, BigId, UtcDateTime, utcnow
+
+ShopFk = lambda: mapped_column(BigId, ForeignKey("shops.id", ondelete="CASCADE"))  # noqa: E731
+
+
+class Variant(Base):
+    """A Shopify variant and what the engine last decided for it."""
+
+    __tablename__ = "variants"
+    __table_args__ = (UniqueConstraint("shop_id", "variant_id"),
+                      Index("ix_variants_item", "shop_id", "inventory_item_id"),
+                      Index("ix_variants_push", "shop_id", "push_pending"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = ShopFk()
+    variant_id: Mapped[int] = mapped_column(BigInteger)
+    product_id: Mapped[int | None] = mapped_column(BigInteger)
+    inventory_item_id: Mapped[int | None] = mapped_column(BigInteger)
+    sku: Mapped[str | None] = mapped_column(String(255), index=True)
+    title: Mapped[str] = mapped_column(String(255), default="")
+    product_title: Mapped[str] = mapped_column(String(255), default="")
+    tracked: Mapped[bool] = mapped_column(Boolean, default=True)
+    managed: Mapped[bool] = mapped_column(Boolean, default=True)  # merchant may opt a variant out
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    details_known: Mapped[bool] = mapped_column(Boolean, default=False)
+    details_updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    shopify_policy: Mapped[str | None] = mapped_column(String(10))  # as Shopify last told us
+    # The engine's decision, stored so the next recompute can diff against it.
+    status: Mapped[str | None] = mapped_column(String(20))
+    next_eta: Mapped[date | None] = mapped_column(Date)
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    backordered_units: Mapped[int] = mapped_column(Integer, default=0)
+    recomputed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # What was last written to Shopify; a push happens only when these differ.
+    pushed_policy: Mapped[str | None] = mapped_column(String(10))
+    pushed_status: Mapped[str | None] = mapped_column(String(20))
+    pushed_eta: Mapped[date | None] = mapped_column(Date)
+    push_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class InventoryLevel(Base):
+    """`available` of one inventory item at one location, newest snapshot wins."""
+
+    __tablename__ = "inventory_levels"
+    __table_args__ = (UniqueConstraint("shop_id", "inventory_item_id", "location_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = ShopFk()
+    inventory_item_id: Mapped[int] = mapped_column(BigInteger)
+    location_id: Mapped[int] = mapped_column(BigInteger)
+    available: Mapped[int] = mapped_column(Integer, default=0)
+    source_updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class CustomerOrder(Base):
+    """A storefront order, as of its newest snapshot (`source_updated_at`)."""
+
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("shop_id", "order_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = ShopFk()
+    order_id: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(64), default="")
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    customer_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    locale: Mapped[str | None] = mapped_column(String(16))
+    placed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    source_updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    lines: Mapped[list[OrderLine]] = relationship(back_populates="order",
+                                                  cascade="all, delete-orphan")
+
+
+class OrderLine(Base):
+    """One line item; its open quantity is what still waits for stock."""
+
+    __tablename__ = "order_lines"
+    __table_args__ = (UniqueConstraint("shop_id", "line_item_id"),
+                      Index("ix_order_lines_variant", "shop_id", "variant_id"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = ShopFk()
+    order_pk: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id", ondelete="CASCADE"),
+                                          index=True)
+    line_item_id: Mapped[int] = mapped_column(BigInteger)
+    variant_id: Mapped[int | None] = mapped_column(BigInteger)
+    title: Mapped[str] = mapped_column(String(255), default="")
+    quantity: Mapped[int] = mapped_column(Integer)  # current quantity after edits and removals
+    fulfilled_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    restocked_quantity: Mapped[int] = mapped_column(Integer, default=0)  # refunded with restock
+    cancelled_by_customer: Mapped[bool] = mapped_column(Boolean, default=False)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    # The engine's last decision for this line.
+    backordered: Mapped[int] = mapped_column(Integer, default=0)
+    eta: Mapped[date | None] = mapped_column(Date)
+    promised_eta: Mapped[date | None] = mapped_column(Date)  # the first date told to the customer
+    order: Mapped[CustomerOrder] = relationship(back_populates="lines")
+
+
+class Effect(Base):
+    """A difference the recompute found: what notifications and reorders act on."""
+
+    __tablename__ = "effects"
+    __table_args__ = (Index("ix_effects_shop_created", "shop_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = ShopFk()
+    variant_id: Mapped[int] = mapped_column(BigInteger)
+    line_item_id: Mapped[int | None] = mapped_column(BigInteger)
+    order_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    old: Mapped[str | None] = mapped_column(String(64))
+    new: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class ShopSettings(Base):
+    """The merchant's backorder, reorder and notification settings."""
+
+    __tablename__ = "shop_settings"
+
+    shop_id: Mapped[int] = mapped_column(BigId, ForeignKey("shops.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    mode: Mapped[str] = mapped_column(String(10), default="auto")
+    fixed_cap: Mapped[int | None] = mapped_column(Integer)
+    buffer: Mapped[int] = mapped_column(Integer, default=0)
+    handling_days: Mapped[int] = mapped_column(Integer, default=1)
+    counted_location_ids: Mapped[list | None] = mapped_column(JSON)  # None: every location
+    extra: Mapped[dict] = mapped_column(JSON, default=dict)  # reorder and notification settings
+
+
+class VariantOverride(Base):
+    """Per-product or per-variant exceptions to the shop's settings."""
+
+    __tablename__ = "variant_overrides"
+    __table_args__ = (UniqueConstraint("shop_id", "product_id", "variant_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = ShopFk()
+    product_id: Mapped[int | None] = mapped_column(BigInteger)
+    variant_id: Mapped[int | None] = mapped_column(BigInteger)
+    mode: Mapped[str | None] = mapped_column(String(10))
+    fixed_cap: Mapped[int | None] = mapped_column(Integer)
+    buffer: Mapped[int | None] = mapped_column(Integer)
+    handling_days: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
