@@ -4,10 +4,10 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-25 04:24:02.486990
 """
-from alembic import op
 import sqlalchemy as sa
-import app.domain.base
+from alembic import op
 
+import app.domain.base
 
 revision = '0002'
 down_revision = '0001'
