@@ -1,0 +1,35 @@
+"""The SMS twin for development and tests: nothing leaves the machine."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from app.domain.ports import SmsResult
+
+log = logging.getLogger("backorder.sms")
+
+
+@dataclass(frozen=True)
+class SentSms:
+    sid: str
+    to: str
+    body: str
+    status_callback: str | None
+
+
+class ConsoleSmsSender:
+    """SmsSender that logs each message and keeps it in `self.sent`."""
+
+    def __init__(self) -> None:
+        self.sent: list[SentSms] = []
+
+    def send_sms(self, *, to: str, body: str, status_callback: str | None = None) -> SmsResult:
+        """Record and log the message; answer like Twilio would, with a fake SID."""
+        # 34 characters like a real Message SID, so length checks downstream hold.
+        sid = "SMconsole" + uuid.uuid4().hex[:25]
+        self.sent.append(SentSms(sid=sid, to=to, body=body, status_callback=status_callback))
+        log.info("SMS %s to %s:\n%s", sid, to, body)
+        # "sent" rather than "queued": no status callback will ever follow.
+        return SmsResult(sid=sid, status="sent")
