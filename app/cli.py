@@ -70,7 +70,11 @@ def shops_add(ctx: _Context, domain: str, token: str) -> None:
         ctx.rt.sessions, domain=domain, token_ciphertext=TokenCipher(settings.secret_key).encrypt(token),
         admin=shopify_admin(settings, domain, token),
         callback_url=f"{settings.public_url}/webhooks/shopify")
-    click.echo(f"shop {domain} registered (id {shop_id})")
+    from workers import context, shopify
+    context.install(ctx.rt)
+    count = shopify.sync_shop(shop_id)
+    click.echo(f"shop {domain} registered (id {shop_id}), webhooks subscribed, "
+               f"{count} variants synced")
 
 
 @cli.command()
@@ -90,6 +94,20 @@ def replay(ctx: _Context, shop_domain: str | None, since: datetime | None) -> No
     if failed:
         raise click.ClickException(f"{failed} of {len(ids)} webhooks could not be enqueued")
     click.echo(f"re-enqueued {len(ids)} webhooks")
+
+
+@cli.command()
+@click.option("--shop", "shop_domain", required=True, help="the shop's myshopify.com domain")
+@pass_ctx
+def sync(ctx: _Context, shop_domain: str) -> None:
+    """Pull variants, inventory and open orders from Shopify and recompute everything."""
+    from app.domain.shops.service import get_shop
+    from workers import context, shopify
+    with unit_of_work(ctx.rt.sessions) as session:
+        shop_id = get_shop(session, shop_domain).id
+    context.install(ctx.rt)
+    count = shopify.sync_shop(shop_id)
+    click.echo(f"synced {shop_domain}: {count} variants recomputed")
 
 
 @cli.command()

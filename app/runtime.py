@@ -6,6 +6,7 @@ Nothing here holds business logic.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.db import make_engine, make_session_factory
+from app.domain.ports import ShopifyAdmin
 
 
 @dataclass
@@ -22,6 +24,8 @@ class Runtime:
     settings: Settings
     engine: Engine = field(init=False)
     sessions: sessionmaker[Session] = field(init=False)
+    # Builds a shop's Admin API adapter from (domain, token); tests put a fake here.
+    admin_factory: Callable[[str, str], ShopifyAdmin] | None = None
 
     def __post_init__(self):
         self.engine = make_engine(self.settings.database_url)
@@ -33,6 +37,12 @@ class Runtime:
         url = self.settings.redis_url or "redis://127.0.0.1:6379/0"
         return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2,
                                     health_check_interval=30)
+
+    def shopify_admin(self, domain: str, token: str) -> ShopifyAdmin:
+        if self.admin_factory is not None:
+            return self.admin_factory(domain, token)
+        from integrations.factory import shopify_admin
+        return shopify_admin(self.settings, domain, token)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 SCHEDULES: dict[str, tuple[str, int]] = {
     "sweep-inbox": ("workers.jobs.sweep_inbox", 60),
+    "reconcile-shops": ("workers.shopify.reconcile_all", 86400),
 }
 
 

@@ -7,11 +7,12 @@ transaction that wrote the rows has committed.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
+
+from app.domain.followups import FollowUp
 
 log = logging.getLogger(__name__)
 
@@ -21,17 +22,6 @@ ALL_QUEUES = (WEBHOOKS, SHOPIFY, NOTIFY, SUPPLIERS, MAINTENANCE)
 
 # Backoff for transient failures: about 10 minutes in all, then the sweeper takes over.
 DEFAULT_RETRY = Retry(max=6, interval=[2, 5, 15, 30, 120, 300])
-
-
-@dataclass(frozen=True)
-class FollowUp:
-    """A job to enqueue once the current transaction has committed."""
-
-    func: str
-    args: tuple = ()
-    queue: str = "default"
-    job_id: str | None = None
-    kwargs: dict = field(default_factory=dict)
 
 
 def queue(name: str, connection: Redis) -> Queue:

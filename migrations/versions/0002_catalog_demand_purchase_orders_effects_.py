@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-25 04:24:02.486990
+Create Date: 2026-11-25 04:33:05.784241
 """
 import sqlalchemy as sa
 from alembic import op
@@ -112,13 +112,21 @@ def upgrade() -> None:
     sa.Column('managed', sa.Boolean(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
     sa.Column('details_known', sa.Boolean(), nullable=False),
+    sa.Column('stock_confirmed', sa.Boolean(), nullable=False),
     sa.Column('details_updated_at', app.domain.base.UtcDateTime(), nullable=True),
     sa.Column('shopify_policy', sa.String(length=10), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=True),
     sa.Column('next_eta', sa.Date(), nullable=True),
     sa.Column('capacity', sa.Integer(), nullable=True),
     sa.Column('backordered_units', sa.Integer(), nullable=False),
+    sa.Column('desired_policy', sa.String(length=10), nullable=True),
     sa.Column('recomputed_at', app.domain.base.UtcDateTime(), nullable=True),
+    sa.Column('alloc_on_hand', sa.Integer(), nullable=True),
+    sa.Column('alloc_total_open', sa.BigInteger(), nullable=True),
+    sa.Column('alloc_checksum', sa.BigInteger(), nullable=True),
+    sa.Column('alloc_tail_placed_at', app.domain.base.UtcDateTime(), nullable=True),
+    sa.Column('alloc_tail_line_id', sa.BigInteger(), nullable=True),
+    sa.Column('alloc_fingerprint', sa.String(length=64), nullable=True),
     sa.Column('pushed_policy', sa.String(length=10), nullable=True),
     sa.Column('pushed_status', sa.String(length=20), nullable=True),
     sa.Column('pushed_eta', sa.Date(), nullable=True),
@@ -151,9 +159,14 @@ def upgrade() -> None:
     sa.Column('line_item_id', sa.BigInteger(), nullable=False),
     sa.Column('variant_id', sa.BigInteger(), nullable=True),
     sa.Column('title', sa.String(length=255), nullable=False),
+    sa.Column('ordered_quantity', sa.Integer(), nullable=False),
     sa.Column('quantity', sa.Integer(), nullable=False),
     sa.Column('fulfilled_quantity', sa.Integer(), nullable=False),
-    sa.Column('restocked_quantity', sa.Integer(), nullable=False),
+    sa.Column('cancel_refunds', sa.JSON(), nullable=False),
+    sa.Column('open_quantity', sa.Integer(), nullable=False),
+    sa.Column('placed_at', app.domain.base.UtcDateTime(), nullable=True),
+    sa.Column('released_quantity', sa.Integer(), nullable=False),
+    sa.Column('released_at', app.domain.base.UtcDateTime(), nullable=True),
     sa.Column('cancelled_by_customer', sa.Boolean(), nullable=False),
     sa.Column('priority', sa.Integer(), nullable=False),
     sa.Column('backordered', sa.Integer(), nullable=False),
@@ -165,13 +178,13 @@ def upgrade() -> None:
     sa.UniqueConstraint('shop_id', 'line_item_id', name=op.f('uq_order_lines_shop_id_line_item_id'))
     )
     op.create_index(op.f('ix_order_lines_order_pk'), 'order_lines', ['order_pk'], unique=False)
-    op.create_index('ix_order_lines_variant', 'order_lines', ['shop_id', 'variant_id'], unique=False)
+    op.create_index('ix_order_lines_queue', 'order_lines', ['shop_id', 'variant_id', 'placed_at', 'line_item_id'], unique=False)
     op.create_table('purchase_orders',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('shop_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('supplier_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('number', sa.String(length=32), nullable=False),
-    sa.Column('status', sa.Enum('DRAFT', 'SENT', 'CONFIRMED', 'PARTIALLY_RECEIVED', 'RECEIVED', 'CANCELLED', name='postatus', native_enum=False, length=20), nullable=False),
+    sa.Column('status', sa.Enum('DRAFT', 'SENDING', 'SENT', 'CONFIRMED', 'PARTIALLY_RECEIVED', 'RECEIVED', 'CANCELLED', name='postatus', native_enum=False, length=20), nullable=False),
     sa.Column('created_at', app.domain.base.UtcDateTime(), nullable=False),
     sa.Column('sent_at', app.domain.base.UtcDateTime(), nullable=True),
     sa.Column('confirmed_at', app.domain.base.UtcDateTime(), nullable=True),
@@ -232,7 +245,7 @@ def downgrade() -> None:
     op.drop_table('supplier_items')
     op.drop_index('ix_purchase_orders_open', table_name='purchase_orders')
     op.drop_table('purchase_orders')
-    op.drop_index('ix_order_lines_variant', table_name='order_lines')
+    op.drop_index('ix_order_lines_queue', table_name='order_lines')
     op.drop_index(op.f('ix_order_lines_order_pk'), table_name='order_lines')
     op.drop_table('order_lines')
     op.drop_index('ix_lead_time_records_supplier', table_name='lead_time_records')

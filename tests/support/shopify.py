@@ -36,3 +36,24 @@ def post_webhook(client, topic: str, payload, *, secret: str, **header_args):
     body = body_of(payload)
     return client.post("/webhooks/shopify", data=body,
                        headers=webhook_headers(body, topic, secret=secret, **header_args))
+
+
+def order_payload(order_id: int, lines, *, created_at: str, updated_at: str | None = None,
+                  cancelled_at: str | None = None, email: str = "customer@example.com",
+                  phone: str | None = None, name: str | None = None) -> dict:
+    """An orders/* payload in Shopify's REST shape. lines: (line id, variant id, qty[, fulfilled])."""
+    items = []
+    for line in lines:
+        line_id, variant_id, qty, fulfilled = (*line, 0) if len(line) == 3 else line
+        items.append({"id": line_id, "variant_id": variant_id, "quantity": qty,
+                      "current_quantity": qty, "fulfillable_quantity": qty - fulfilled,
+                      "title": f"Item {variant_id}", "sku": f"SKU-{variant_id}"})
+    return {"id": order_id, "name": name or f"#{order_id}", "email": email, "phone": phone,
+            "created_at": created_at, "updated_at": updated_at or created_at,
+            "cancelled_at": cancelled_at, "customer_locale": "en", "line_items": items,
+            "customer": {"id": 9000 + order_id, "email": email, "phone": phone}}
+
+
+def level_payload(item_id: int, location_id: int, available: int, updated_at: str) -> dict:
+    return {"inventory_item_id": item_id, "location_id": location_id, "available": available,
+            "updated_at": updated_at}

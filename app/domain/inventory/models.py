@@ -47,6 +47,8 @@ class Variant(Base):
     managed: Mapped[bool] = mapped_column(Boolean, default=True)  # merchant may opt a variant out
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     details_known: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The Admin API confirmed the item's levels (possibly none): its stock is known.
+    stock_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     details_updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     shopify_policy: Mapped[str | None] = mapped_column(String(10))  # as Shopify last told us
     # The engine's decision, stored so the next recompute can diff against it.
@@ -54,7 +56,16 @@ class Variant(Base):
     next_eta: Mapped[date | None] = mapped_column(Date)
     capacity: Mapped[int | None] = mapped_column(Integer)
     backordered_units: Mapped[int] = mapped_column(Integer, default=0)
+    desired_policy: Mapped[str | None] = mapped_column(String(10))  # None: never pushed
     recomputed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Inputs of the last full allocation, so an order appended at the back of the queue
+    # (the flash-sale case) is allocated without reading every open line again.
+    alloc_on_hand: Mapped[int | None] = mapped_column(Integer)
+    alloc_total_open: Mapped[int | None] = mapped_column(BigInteger)
+    alloc_checksum: Mapped[int | None] = mapped_column(BigInteger)
+    alloc_tail_placed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    alloc_tail_line_id: Mapped[int | None] = mapped_column(BigInteger)
+    alloc_fingerprint: Mapped[str | None] = mapped_column(String(64))
     # What was last written to Shopify; a push happens only when these differ.
     pushed_policy: Mapped[str | None] = mapped_column(String(10))
     pushed_status: Mapped[str | None] = mapped_column(String(20))
@@ -102,7 +113,8 @@ class OrderLine(Base):
 
     __tablename__ = "order_lines"
     __table_args__ = (UniqueConstraint("shop_id", "line_item_id"),
-                      Index("ix_order_lines_variant", "shop_id", "variant_id"))
+                      Index("ix_order_lines_queue", "shop_id", "variant_id", "placed_at",
+                            "line_item_id"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = ShopFk()
@@ -111,9 +123,20 @@ class OrderLine(Base):
     line_item_id: Mapped[int] = mapped_column(BigInteger)
     variant_id: Mapped[int | None] = mapped_column(BigInteger)
     title: Mapped[str] = mapped_column(String(255), default="")
+    ordered_quantity: Mapped[int] = mapped_column(Integer)  # as first ordered
     quantity: Mapped[int] = mapped_column(Integer)  # current quantity after edits and removals
     fulfilled_quantity: Mapped[int] = mapped_column(Integer, default=0)
-    restocked_quantity: Mapped[int] = mapped_column(Integer, default=0)  # refunded with restock
+    # Refund line items that cancelled units ({refund line item id: quantity}): a refund
+    # webhook may arrive before the order update that reflects it.
+    cancel_refunds: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Units still waiting to ship, kept in step with the fields above on every write,
+    # so the recompute reads only open (or previously backordered) lines.
+    open_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    placed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # the order's, for the queue
+    # Units released (cancelled or refunded before shipping) and when: an inventory
+    # snapshot older than the release still counts them as committed.
+    released_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    released_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     cancelled_by_customer: Mapped[bool] = mapped_column(Boolean, default=False)
     priority: Mapped[int] = mapped_column(Integer, default=0)
     # The engine's last decision for this line.

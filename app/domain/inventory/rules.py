@@ -105,15 +105,48 @@ def allocate(
     queue = queue_order(lines)
     total_open = sum(line.open_qty for line in queue)
     on_hand = max(0, available + total_open)
-    backordered = max(0, total_open - on_hand)
     schedule = _Schedule.build(supply=supply, policy=policy, today=today)
+    return _summarise(
+        _allocate_lines(queue, on_hand=on_hand, schedule=schedule),
+        available=available, total_open=total_open, on_hand=on_hand,
+        schedule=schedule, policy=policy, today=today)
+
+
+def allocate_tail(
+    *,
+    tail: Iterable[DemandLine],
+    on_hand: int,
+    total_open_before: int,
+    supply: Iterable[Supply],
+    policy: Policy,
+    today: date,
+) -> VariantAllocation:
+    """Allocate lines appended behind a queue whose on-hand, supply and policy did not change.
+
+    Equal to `allocate` over the whole queue restricted to the tail lines (and equal
+    in status, capacity and dates), but it never looks at the lines in front: a
+    flash sale costs the same per order at the 20,000th order as at the first.
+    """
+    queue = queue_order(tail)
+    total_open = total_open_before + sum(line.open_qty for line in queue)
+    schedule = _Schedule.build(supply=supply, policy=policy, today=today)
+    lines = _allocate_lines(queue, on_hand=max(0, on_hand - total_open_before),
+                            schedule=schedule, position=max(0, total_open_before - on_hand))
+    return _summarise(lines, available=on_hand - total_open, total_open=total_open,
+                      on_hand=on_hand, schedule=schedule, policy=policy, today=today)
+
+
+def _summarise(lines: dict[int, LineAllocation], *, available: int, total_open: int,
+               on_hand: int, schedule: _Schedule, policy: Policy, today: date
+               ) -> VariantAllocation:
+    backordered = max(0, total_open - on_hand)
     capacity = _capacity(policy=policy, incoming=schedule.total, backordered=backordered)
     next_unit_eta = schedule.eta(backordered + 1)  # where a new order would queue
     status = _status(
         available=available, policy=policy, capacity=capacity, next_unit_eta=next_unit_eta
     )
     return VariantAllocation(
-        lines=_allocate_lines(queue, on_hand=on_hand, schedule=schedule),
+        lines=lines,
         status=status,
         backordered_units=backordered,
         capacity=capacity,
@@ -170,11 +203,12 @@ class _Schedule:
 
 
 def _allocate_lines(
-    queue: list[DemandLine], *, on_hand: int, schedule: _Schedule
+    queue: list[DemandLine], *, on_hand: int, schedule: _Schedule, position: int = 0
 ) -> dict[int, LineAllocation]:
     allocations: dict[int, LineAllocation] = {}
     remaining = on_hand
-    position = 0  # backordered units handed out so far, in queue order
+    # `position`: backordered units handed out so far, in queue order (non-zero when
+    # allocating a tail behind lines already allocated).
     for line in queue:
         covered = min(line.open_qty, remaining)
         remaining -= covered

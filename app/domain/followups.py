@@ -1,0 +1,36 @@
+"""Work a use case asks for once its transaction commits (the boundary enqueues it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A job to enqueue after commit: a dotted function path, its id arguments, a queue."""
+
+    func: str
+    args: tuple = ()
+    queue: str = "default"
+    job_id: str | None = None
+    kwargs: dict = field(default_factory=dict)
+
+
+def push_variants(shop_id: int) -> FollowUp:
+    return FollowUp("workers.shopify.push_variants", (shop_id,), "shopify",
+                    job_id=f"push-variants-{shop_id}")
+
+
+def fetch_variant_details(shop_id: int, variant_id: int) -> FollowUp:
+    return FollowUp("workers.shopify.fetch_variant_details", (shop_id, variant_id), "shopify",
+                    job_id=f"variant-details-{shop_id}-{variant_id}")
+
+
+def dispatch_effects(shop_id: int) -> FollowUp:
+    return FollowUp("workers.notifications.dispatch_effects", (shop_id,), "notify",
+                    job_id=f"dispatch-effects-{shop_id}")
+
+
+def plan_reorders(shop_id: int) -> FollowUp:
+    return FollowUp("workers.suppliers.plan_reorders", (shop_id,), "suppliers",
+                    job_id=f"plan-reorders-{shop_id}")

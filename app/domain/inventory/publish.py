@@ -1,0 +1,66 @@
+"""What Shopify should show: inventoryPolicy and the backorder.status / backorder.eta
+metafields of managed variants, pushed only when they change."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.domain.inventory.models import Variant
+from app.domain.ports import ShopifyAdmin, VariantMetafields, VariantPolicyChange
+
+BATCH = 250
+
+
+@dataclass(frozen=True)
+class Push:
+    variant_id: int
+    product_id: int | None
+    policy: str
+    status: str
+    eta: date | None
+    policy_changed: bool
+    metafields_changed: bool
+
+
+def pending_pushes(session: Session, shop_id: int, limit: int = BATCH) -> list[Push]:
+    """Managed variants whose Shopify-visible state differs from what was last pushed."""
+    variants = session.scalars(select(Variant).where(
+        Variant.shop_id == shop_id, Variant.push_pending.is_(True),
+        Variant.desired_policy.is_not(None)).order_by(Variant.id).limit(limit))
+    return [Push(variant_id=v.variant_id, product_id=v.product_id, policy=v.desired_policy,
+                 status=v.status, eta=v.next_eta,
+                 policy_changed=v.desired_policy != v.pushed_policy,
+                 metafields_changed=(v.status, v.next_eta) != (v.pushed_status, v.pushed_eta))
+            for v in variants]
+
+
+def publish(admin: ShopifyAdmin, pushes: list[Push]) -> None:
+    """Write the pushes to Shopify: policies grouped per product, then metafields."""
+    by_product: dict[int, list[VariantPolicyChange]] = defaultdict(list)
+    for push in pushes:
+        if push.policy_changed and push.product_id is not None:
+            by_product[push.product_id].append(VariantPolicyChange(push.variant_id, push.policy))
+    for product_id, changes in sorted(by_product.items()):
+        admin.set_inventory_policies(product_id, changes)
+    metafields = [VariantMetafields(p.variant_id, p.status, p.eta)
+                  for p in pushes if p.metafields_changed]
+    if metafields:
+        admin.set_variant_metafields(metafields)
+
+
+def mark_pushed(session: Session, shop_id: int, pushes: list[Push]) -> None:
+    """Record what Shopify now shows; a recompute since the read keeps the variant pending."""
+    for push in pushes:
+        session.execute(
+            update(Variant)
+            .where(Variant.shop_id == shop_id, Variant.variant_id == push.variant_id)
+            .values(pushed_policy=push.policy, pushed_status=push.status,
+                    pushed_eta=push.eta, shopify_policy=push.policy,
+                    push_pending=(Variant.desired_policy.is_distinct_from(push.policy)
+                                  | Variant.status.is_distinct_from(push.status)
+                                  | Variant.next_eta.is_distinct_from(push.eta))))

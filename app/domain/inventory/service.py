@@ -1,0 +1,207 @@
+"""Recompute: each affected variant's allocation from its whole state, diffed into effects.
+
+Callers store snapshots first (state.py), then call `recompute_variants` in the
+same transaction. Variant rows are locked in primary-key order, so two workers
+touching the same variants serialise instead of corrupting the queue or
+deadlocking. The stored allocation (line backordered/eta, variant status) is
+what the next recompute diffs against, which is what makes replays silent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from app.domain import followups
+from app.domain.base import utcnow
+from app.domain.followups import FollowUp
+from app.domain.inventory import reads
+from app.domain.inventory.effects import LineState, diff
+from app.domain.inventory.models import Effect, OrderLine, Variant
+from app.domain.inventory.policy import ShopPolicy, load_shop_policy
+from app.domain.inventory.rules import (
+    DemandLine,
+    Policy,
+    Status,
+    Supply,
+    VariantAllocation,
+    allocate,
+    allocate_tail,
+)
+from app.domain.inventory.state import lock_variants
+from app.domain.suppliers.leadtimes import lead_time_days_for
+
+UNTRACKED_STOCK = 10**9  # Shopify does not count these: never short
+
+
+@dataclass
+class _Changes:
+    effects: int = 0
+    push: bool = False
+    reorder: bool = False
+    fetch: list[int] = field(default_factory=list)
+
+    def followups(self, shop_id: int) -> list[FollowUp]:
+        out = []
+        if self.push:
+            out.append(followups.push_variants(shop_id))
+        if self.effects:
+            out.append(followups.dispatch_effects(shop_id))
+        if self.reorder:
+            out.append(followups.plan_reorders(shop_id))
+        out.extend(followups.fetch_variant_details(shop_id, v) for v in self.fetch)
+        return out
+
+
+def recompute_variants(session: Session, shop_id: int, variant_ids: Iterable[int], *,
+                       today: date | None = None) -> list[FollowUp]:
+    """Reallocate the variants (Shopify ids); returns the jobs to enqueue after commit."""
+    variants = lock_variants(session, shop_id, variant_ids)
+    changes = _Changes()
+    if not variants:
+        return []
+    today = today or utcnow().date()
+    shop_policy = load_shop_policy(session, shop_id, variants)
+    for variant in variants:
+        if variant.details_known:
+            _recompute(session, variant, shop_policy, today, changes)
+        else:  # until Shopify told us what it is and what is in stock, any answer is a guess
+            changes.fetch.append(variant.variant_id)
+    return changes.followups(shop_id)
+
+
+def _recompute(session: Session, variant: Variant, shop_policy: ShopPolicy, today: date,
+               changes: _Changes) -> None:
+    policy = shop_policy.for_variant(
+        variant, lead_time_days_for(session, shop_id=variant.shop_id, sku=variant.sku))
+    stock = reads.stock(session, variant, shop_policy.counted_locations)
+    if variant.tracked and stock.as_of is None and not variant.stock_confirmed:
+        changes.fetch.append(variant.variant_id)  # no inventory level known yet: ask Shopify
+        return
+    supply = reads.open_supply(session, variant)
+    totals = reads.demand_totals(session, variant, stock.as_of)
+    on_hand = max(0, stock.available + totals.committed) if variant.tracked else UNTRACKED_STOCK
+    fingerprint = _fingerprint(policy, supply, today, variant.tracked)
+    tail = _appended_tail(session, variant, on_hand, fingerprint, totals)
+    if tail is not None:
+        allocation = allocate_tail(tail=[_demand(r) for r in tail], on_hand=on_hand,
+                                   total_open_before=variant.alloc_total_open, supply=supply,
+                                   policy=policy, today=today)
+        rows = tail
+    else:
+        rows = reads.queue_rows(session, variant)
+        allocation = allocate(lines=[_demand(r) for r in rows if r.open_quantity > 0],
+                              available=on_hand - totals.total_open, supply=supply,
+                              policy=policy, today=today)
+    _store(session, variant, rows, allocation, changes)
+    _remember_inputs(variant, on_hand, totals, fingerprint, rows, tail is not None)
+    _decide_push(variant, allocation, changes)
+
+
+def _demand(row) -> DemandLine:
+    return DemandLine(line_id=row.line_item_id, placed_at=row.placed_at,
+                      open_qty=row.open_quantity, priority=row.priority)
+
+
+def _fingerprint(policy: Policy, supply: list[Supply], today: date, tracked: bool) -> str:
+    raw = repr((policy, sorted((s.expected_on, s.ref, s.open_qty) for s in supply), today, tracked))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _appended_tail(session: Session, variant: Variant, on_hand: int, fingerprint: str,
+                   totals: reads.DemandTotals) -> list | None:
+    """The new lines behind the last allocated one, when nothing in front can have changed."""
+    if (variant.alloc_fingerprint != fingerprint or variant.alloc_on_hand != on_hand
+            or variant.alloc_tail_placed_at is None or variant.status is None):
+        return None
+    tail = reads.rows_after(session, variant, variant.alloc_tail_placed_at,
+                            variant.alloc_tail_line_id)
+    added = sum(r.open_quantity for r in tail)
+    added_check = sum(reads.weigh(r.line_item_id, r.open_quantity) for r in tail)
+    unchanged_front = (totals.total_open == variant.alloc_total_open + added and
+                       totals.checksum == variant.alloc_checksum + added_check)
+    fresh = all(r.backordered == 0 and r.eta is None for r in tail)
+    return tail if unchanged_front and fresh else None
+
+
+def _store(session: Session, variant: Variant, rows: list, allocation: VariantAllocation,
+           changes: _Changes) -> None:
+    before = {r.line_item_id: LineState(r.backordered, r.eta) for r in rows if r.backordered > 0}
+    closed = {r.line_item_id: reads.close_reason(r) for r in rows
+              if r.open_quantity <= 0 and r.backordered > 0}
+    effects = diff(before_lines=before, before_status=variant.status, after=allocation,
+                   closed=closed)
+    _write_lines(session, rows, allocation)
+    if effects:
+        orders = {r.line_item_id: r.order_id for r in rows}
+        session.execute(insert(Effect), [
+            {"shop_id": variant.shop_id, "variant_id": variant.variant_id,
+             "line_item_id": e.line_id, "order_id": orders.get(e.line_id), "kind": e.kind.value,
+             "old": e.old, "new": e.new} for e in effects])
+        changes.effects += len(effects)
+        changes.reorder = True
+    if variant.backordered_units != allocation.backordered_units:
+        changes.reorder = True
+    variant.status = allocation.status.value
+    variant.next_eta, variant.capacity = allocation.next_eta, allocation.capacity
+    variant.backordered_units = allocation.backordered_units
+    variant.recomputed_at = utcnow()
+
+
+def _write_lines(session: Session, rows: list, allocation: VariantAllocation) -> None:
+    updates = []
+    for row in rows:
+        line = allocation.lines.get(row.line_item_id)
+        backordered, eta = (line.backordered, line.eta) if line else (0, None)
+        if (backordered, eta) != (row.backordered, row.eta):
+            values = {"id": row.id, "backordered": backordered, "eta": eta}
+            if backordered and eta and row.promised_eta is None:
+                values["promised_eta"] = eta  # the first date the customer is told
+            updates.append(values)
+    for chunk in range(0, len(updates), 5000):
+        session.execute(update(OrderLine), updates[chunk:chunk + 5000])
+
+
+def _remember_inputs(variant: Variant, on_hand: int, totals: reads.DemandTotals,
+                     fingerprint: str, rows: list, appended: bool) -> None:
+    variant.alloc_on_hand, variant.alloc_fingerprint = on_hand, fingerprint
+    variant.alloc_total_open, variant.alloc_checksum = totals.total_open, totals.checksum
+    open_rows = [r for r in rows if r.open_quantity > 0]
+    if open_rows:
+        last = max(open_rows, key=lambda r: (r.placed_at, r.line_item_id))
+        variant.alloc_tail_placed_at, variant.alloc_tail_line_id = last.placed_at, last.line_item_id
+    elif not appended:
+        variant.alloc_tail_placed_at = datetime.min.replace(tzinfo=utcnow().tzinfo)
+        variant.alloc_tail_line_id = 0
+
+
+def _decide_push(variant: Variant, allocation: VariantAllocation, changes: _Changes) -> None:
+    """Flag the variant for a Shopify push when what Shopify shows should change."""
+    if not (variant.managed and variant.tracked and not variant.deleted):
+        variant.desired_policy = None
+        variant.push_pending = False
+        return
+    variant.desired_policy = "CONTINUE" if allocation.continue_selling else "DENY"
+    pending = (variant.desired_policy != variant.pushed_policy
+               or variant.status != variant.pushed_status
+               or variant.next_eta != variant.pushed_eta)
+    variant.push_pending = pending
+    changes.push |= pending
+
+
+def status_of(session: Session, shop_id: int, variant_id: int) -> Status | None:
+    """The engine's current decision for one variant (None until it has one)."""
+    raw = session.scalar(select(Variant.status).where(Variant.shop_id == shop_id,
+                                                      Variant.variant_id == variant_id))
+    return Status(raw) if raw else None
+
+
+def all_variant_ids(session: Session, shop_id: int) -> list[int]:
+    return list(session.scalars(select(Variant.variant_id).where(Variant.shop_id == shop_id)
+                                .order_by(Variant.variant_id)))
+

@@ -1,0 +1,174 @@
+"""Storing snapshots: newest wins, stale ones are dropped, nothing is a blind delta.
+
+Each function returns the Shopify variant ids whose state it changed, so the
+caller recomputes exactly those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.db import insert_ignoring_conflict
+from app.domain.inventory.models import CustomerOrder, InventoryLevel, OrderLine, Variant
+from app.domain.inventory.payloads import CancelRefund, LevelSnapshot, OrderSnapshot
+from app.domain.inventory.rules import newer
+from app.domain.ports import VariantInfo
+from app.errors import TransientError
+
+
+def ensure_variants(session: Session, shop_id: int, variant_ids: Iterable[int]) -> set[int]:
+    """Create placeholder rows for variants not seen yet; returns the new ones."""
+    created = set()
+    for variant_id in sorted(set(variant_ids)):
+        if insert_ignoring_conflict(session, Variant.__table__,
+                                    {"shop_id": shop_id, "variant_id": variant_id},
+                                    ["shop_id", "variant_id"]) is not None:
+            created.add(variant_id)
+    return created
+
+
+def lock_variants(session: Session, shop_id: int, variant_ids: Iterable[int]) -> list[Variant]:
+    """Row-lock the variants in primary-key order, so concurrent workers never deadlock."""
+    ids = sorted(set(variant_ids))
+    if not ids:
+        return []
+    return list(session.scalars(select(Variant)
+                                .where(Variant.shop_id == shop_id, Variant.variant_id.in_(ids))
+                                .order_by(Variant.id).with_for_update()))
+
+
+def open_quantity(line: OrderLine, order: CustomerOrder) -> int:
+    """Units of the line still waiting to ship."""
+    if order.cancelled_at is not None or line.cancelled_by_customer:
+        return 0
+    refunded = sum(int(q) for q in (line.cancel_refunds or {}).values())
+    current = min(line.quantity, line.ordered_quantity - refunded)
+    return max(0, current - line.fulfilled_quantity)
+
+
+def apply_order(session: Session, shop_id: int, snap: OrderSnapshot) -> set[int]:
+    """Store the order snapshot unless a newer one is already stored."""
+    order = session.scalar(select(CustomerOrder).where(CustomerOrder.shop_id == shop_id,
+                                                       CustomerOrder.order_id == snap.order_id)
+                           .with_for_update())
+    if order is None:
+        order = CustomerOrder(shop_id=shop_id, order_id=snap.order_id, lines=[])
+        session.add(order)
+    elif not newer(order.source_updated_at, snap.updated_at):
+        return set()
+    for field in ("name", "email", "phone", "customer_id", "locale", "placed_at",
+                  "cancelled_at"):
+        setattr(order, field, getattr(snap, field))
+    order.source_updated_at = snap.updated_at
+    by_id = {line.line_item_id: line for line in order.lines}
+    for line_snap in snap.lines:
+        if line_snap.variant_id is None:
+            continue  # custom items have no stock to allocate
+        line = by_id.get(line_snap.line_item_id) or _new_line(order, shop_id, line_snap)
+        line.variant_id, line.title = line_snap.variant_id, line_snap.title
+        line.ordered_quantity, line.quantity = line_snap.ordered_quantity, line_snap.quantity
+        line.fulfilled_quantity = line_snap.fulfilled_quantity
+        line.placed_at = snap.placed_at
+    return _refresh_open(order, at=snap.cancelled_at or snap.updated_at)
+
+
+def _new_line(order: CustomerOrder, shop_id: int, snap) -> OrderLine:
+    line = OrderLine(shop_id=shop_id, line_item_id=snap.line_item_id, cancel_refunds={},
+                     backordered=0)
+    order.lines.append(line)
+    return line
+
+
+def _refresh_open(order: CustomerOrder, *, at) -> set[int]:
+    for line in order.lines:
+        line.open_quantity = open_quantity(line, order)
+        released = max(0, line.ordered_quantity - line.fulfilled_quantity - line.open_quantity)
+        if released > (line.released_quantity or 0):
+            line.released_at = at
+        line.released_quantity = released
+    return {line.variant_id for line in order.lines if line.variant_id is not None}
+
+
+def apply_refund(session: Session, shop_id: int, order_id: int,
+                 cancels: list[CancelRefund], at) -> set[int]:
+    """Record refunded units that will never ship (keyed by refund line, so replays are no-ops)."""
+    if not cancels:
+        return set()
+    order = session.scalar(select(CustomerOrder).where(CustomerOrder.shop_id == shop_id,
+                                                       CustomerOrder.order_id == order_id)
+                           .with_for_update())
+    if order is None:
+        # Out of order: the refund came before its order. Retry once the order is stored.
+        raise TransientError(f"order {order_id} is not stored yet")
+    by_id = {line.line_item_id: line for line in order.lines}
+    for cancel in cancels:
+        line = by_id.get(cancel.line_item_id)
+        if line is not None:
+            line.cancel_refunds = {**(line.cancel_refunds or {}),
+                                   str(cancel.refund_line_item_id): cancel.quantity}
+    return _refresh_open(order, at=at)
+
+
+def apply_level(session: Session, shop_id: int, snap: LevelSnapshot) -> set[int]:
+    """Store `available` at a location unless a newer value is stored; None is ignored."""
+    if snap.available is None:
+        return set()
+    level = session.scalar(select(InventoryLevel).where(
+        InventoryLevel.shop_id == shop_id, InventoryLevel.inventory_item_id == snap.inventory_item_id,
+        InventoryLevel.location_id == snap.location_id).with_for_update())
+    if level is None:
+        level = InventoryLevel(shop_id=shop_id, inventory_item_id=snap.inventory_item_id,
+                               location_id=snap.location_id)
+        session.add(level)
+    elif not newer(level.source_updated_at, snap.updated_at):
+        return set()
+    level.available, level.source_updated_at = snap.available, snap.updated_at
+    return variants_of_item(session, shop_id, snap.inventory_item_id)
+
+
+def variants_of_item(session: Session, shop_id: int, inventory_item_id: int) -> set[int]:
+    return set(session.scalars(select(Variant.variant_id).where(
+        Variant.shop_id == shop_id, Variant.inventory_item_id == inventory_item_id)))
+
+
+def apply_variant_info(session: Session, shop_id: int, info: VariantInfo,
+                       updated_at=None, *, fetched_at=None) -> bool:
+    """Store a variant's catalog details; False if stale.
+
+    From products/update, `updated_at` orders snapshots. From the Admin API,
+    `fetched_at` is when Shopify was asked: its levels are the stock as of then.
+    """
+    ensure_variants(session, shop_id, [info.variant_id])
+    variant = session.scalar(select(Variant).where(Variant.shop_id == shop_id,
+                                                   Variant.variant_id == info.variant_id))
+    if updated_at is not None and not newer(variant.details_updated_at, updated_at):
+        return False
+    variant.product_id, variant.sku, variant.title = info.product_id, info.sku, info.title
+    variant.product_title = info.product_title or variant.product_title
+    variant.inventory_item_id = info.inventory_item_id or variant.inventory_item_id
+    variant.tracked, variant.shopify_policy = info.tracked, info.inventory_policy
+    variant.details_known, variant.deleted = True, False
+    variant.details_updated_at = updated_at or variant.details_updated_at
+    if fetched_at is not None and info.inventory_item_id is not None:
+        variant.stock_confirmed = True
+        for level in info.levels:
+            apply_level(session, shop_id, LevelSnapshot(
+                info.inventory_item_id, level.location_id, level.available,
+                level.updated_at or fetched_at))
+    return True
+
+
+def mark_deleted(session: Session, shop_id: int, product_id: int,
+                 keep: Iterable[int] = ()) -> set[int]:
+    """Variants of the product no longer sold (product deleted, or variant removed)."""
+    gone = set(session.scalars(select(Variant.variant_id).where(
+        Variant.shop_id == shop_id, Variant.product_id == product_id,
+        Variant.deleted.is_(False), Variant.variant_id.not_in(list(keep)))))
+    if gone:
+        session.execute(update(Variant).where(Variant.shop_id == shop_id,
+                                              Variant.variant_id.in_(gone))
+                        .values(deleted=True))
+    return gone
