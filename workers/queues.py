@@ -28,17 +28,39 @@ def queue(name: str, connection: Redis) -> Queue:
     return Queue(name, connection=connection)
 
 
+COALESCE_TTL = 600  # a lost marker (crashed worker) stops coalescing after this long
+
+
+def _coalesce_key(job_id: str) -> str:
+    return f"backorder:coalesce:{job_id}"
+
+
 def enqueue(connection: Redis, followup: FollowUp) -> bool:
     """Put one job on its queue; False (logged) when Redis is unreachable."""
+    func, args = followup.func, followup.args
     try:
+        if followup.coalesce:
+            if not connection.set(_coalesce_key(followup.job_id), 1, nx=True, ex=COALESCE_TTL):
+                return True  # one is already waiting and will see this work too
+            func, args = "workers.queues.run_coalesced", (followup.func, followup.job_id, *args)
         queue(followup.queue, connection).enqueue(
-            followup.func, *followup.args, job_id=followup.job_id, retry=DEFAULT_RETRY,
+            func, *args, job_id=followup.job_id, retry=DEFAULT_RETRY,
             failure_ttl=7 * 86400, result_ttl=600, **followup.kwargs)
     except RedisError as exc:
         log.warning("could not enqueue %s%s: %s (the sweeper will retry)",
                     followup.func, followup.args, exc)
         return False
     return True
+
+
+def run_coalesced(func: str, job_id: str, *args):
+    """Clear the waiting marker first, so work arriving from now on queues another run."""
+    import importlib
+
+    from workers.context import runtime
+    runtime().redis.delete(_coalesce_key(job_id))
+    module, name = func.rsplit(".", 1)
+    return getattr(importlib.import_module(module), name)(*args)
 
 
 def enqueue_all(connection: Redis, followups) -> int:

@@ -14,11 +14,14 @@ class FollowUp:
     queue: str = "default"
     job_id: str | None = None
     kwargs: dict = field(default_factory=dict)
+    # Per-shop jobs that read all pending work: while one is waiting in the queue,
+    # asking for another adds nothing (a burst of 1,000 orders queues one push).
+    coalesce: bool = False
 
 
 def push_variants(shop_id: int) -> FollowUp:
     return FollowUp("workers.shopify.push_variants", (shop_id,), "shopify",
-                    job_id=f"push-variants-{shop_id}")
+                    job_id=f"push-variants-{shop_id}", coalesce=True)
 
 
 def fetch_variant_details(shop_id: int, variant_id: int) -> FollowUp:
@@ -28,9 +31,9 @@ def fetch_variant_details(shop_id: int, variant_id: int) -> FollowUp:
 
 def dispatch_effects(shop_id: int) -> FollowUp:
     return FollowUp("workers.notifications.dispatch_effects", (shop_id,), "notify",
-                    job_id=f"dispatch-effects-{shop_id}")
+                    job_id=f"dispatch-effects-{shop_id}", coalesce=True)
 
 
 def plan_reorders(shop_id: int) -> FollowUp:
     return FollowUp("workers.suppliers.plan_reorders", (shop_id,), "suppliers",
-                    job_id=f"plan-reorders-{shop_id}")
+                    job_id=f"plan-reorders-{shop_id}", coalesce=True)
