@@ -15,7 +15,7 @@ from app.domain.intake.models import EventStatus, WebhookEvent
 from app.domain.inventory.models import OrderLine, Variant
 from app.domain.shops.models import Shop
 from tests.conftest import WEBHOOK_SECRET
-from tests.engine.conftest import ITEM, VARIANT, at
+from tests.engine.conftest import VARIANT, at
 from tests.support.shopify import order_payload
 
 OTHER_VARIANT, OTHER_ITEM = 1002, 3002
