@@ -63,12 +63,11 @@ def shops_add(ctx: _Context, domain: str, token: str) -> None:
     from app.domain.shops.onboarding import onboard_shop
     from app.domain.shops.service import normalise_domain
     from app.security import TokenCipher
-    from integrations.factory import shopify_admin
     settings = ctx.rt.settings
     domain = normalise_domain(domain)
     shop_id = onboard_shop(
         ctx.rt.sessions, domain=domain, token_ciphertext=TokenCipher(settings.secret_key).encrypt(token),
-        admin=shopify_admin(settings, domain, token),
+        admin=ctx.rt.shopify_admin(domain, token),
         callback_url=f"{settings.public_url}/webhooks/shopify")
     from workers import context, shopify
     context.install(ctx.rt)
@@ -125,6 +124,35 @@ def run_local(port: int) -> None:
     """Run web and worker locally: SQLite, an embedded Redis, console SMS and email."""
     from app.devserver import run
     run(port=port)
+
+
+@cli.group()
+def catalog() -> None:
+    """Supplier catalogs."""
+
+
+@catalog.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--shop", "shop_domain", required=True, help="the shop's myshopify.com domain")
+@pass_ctx
+def catalog_import(ctx: _Context, file: str, shop_domain: str) -> None:
+    """Import a supplier catalog CSV: all rows or, listing every problem, none."""
+    from app.domain.shops.service import get_shop
+    from app.domain.suppliers.catalog import CatalogError
+    from app.domain.suppliers.service import import_catalog
+    from workers.suppliers import enqueue_followups
+    with open(file, "rb") as handle:
+        data = handle.read()
+    try:
+        with unit_of_work(ctx.rt.sessions) as session:
+            summary = import_catalog(session, get_shop(session, shop_domain).id, data)
+    except CatalogError as exc:
+        click.echo(f"{file}: not imported, {len(exc.problems)} problem(s):", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(1)
+    enqueue_followups(ctx.rt.redis, summary.followups)
+    click.echo(f"{file}: {summary}")
 
 
 def main() -> None:

@@ -1,0 +1,82 @@
+"""Reconciliation with Shopify and the rules for writing back to it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from app.domain.base import utcnow
+from app.domain.inventory.models import OrderLine, Variant
+from app.domain.ports import OrderLineInfo
+from app.domain.shops.models import Shop
+from app.errors import AuthRevoked, TransientError
+from tests.engine.conftest import ITEM, PRODUCT, VARIANT
+from tests.support.shopify import SHOP
+
+
+def cli(rt, monkeypatch, *args):
+    from app import cli as cli_module
+    monkeypatch.setattr(cli_module._Context, "_rt", rt)
+    return CliRunner().invoke(cli_module.cli, list(args))
+
+
+def test_sync_pulls_open_orders_missed_by_webhooks_and_recomputes(storefront, monkeypatch):
+    storefront.fake.add_variant(VARIANT, product_id=PRODUCT, sku="SKU-1", inventory_item_id=ITEM,
+                                available={4001: -2})
+    placed = utcnow() - timedelta(hours=1)
+    for n in (1, 2):
+        storefront.fake.add_order(n, created_at=placed + timedelta(minutes=n), lines=[
+            OrderLineInfo(line_id=n * 10, variant_id=VARIANT, quantity=1)])
+    result = cli(storefront.rt, monkeypatch, "sync", "--shop", SHOP)
+    assert result.exit_code == 0, result.output
+    storefront.settle()
+    with storefront.rt.sessions() as session:
+        backordered = session.execute(select(OrderLine.line_item_id, OrderLine.backordered)
+                                      .order_by(OrderLine.line_item_id)).all()
+    assert [tuple(r) for r in backordered] == [(10, 1), (20, 1)]
+    with storefront.rt.sessions() as session:
+        variant = session.scalar(select(Variant).where(Variant.variant_id == VARIANT))
+    assert (variant.status, variant.pushed_policy, variant.push_pending) == (
+        "backorderable", "CONTINUE", False)
+
+
+def test_shops_add_registers_subscribes_and_syncs(rt, fake_shopify, monkeypatch):
+    fake_shopify.add_variant(77, product_id=7, sku="S-77", inventory_item_id=770,
+                             available={1: 3})
+    rt.admin_factory = lambda domain, token: fake_shopify
+    result = cli(rt, monkeypatch, "shops", "add", "new-shop.myshopify.com", "--token", "shpat_x")
+    assert result.exit_code == 0, result.output
+    assert "1 variants synced" in result.output
+    assert fake_shopify.webhooks["orders/create"] == "https://backorder.test/webhooks/shopify"
+    with rt.sessions() as session:
+        shop = session.scalar(select(Shop))
+        assert shop.token_ciphertext and "shpat_x" not in shop.token_ciphertext
+        assert session.scalar(select(Variant.status)) == "in_stock"
+
+
+def test_a_revoked_token_marks_the_shop_for_reinstall_instead_of_retrying(storefront):
+    storefront.fake.fail_next(10, AuthRevoked("401 Unauthorized"))
+    storefront.stock(3, minute=0)  # in stock now: Shopify should be told
+    storefront.settle()
+    with storefront.rt.sessions() as session:
+        assert session.scalar(select(Shop.needs_reinstall)) is True
+        assert session.scalar(select(Variant.push_pending)) is True  # pushed after reinstall
+
+
+def test_a_transient_shopify_failure_keeps_the_push_pending_for_the_retry(storefront):
+    import pytest
+
+    from workers.shopify import push_variants
+    storefront.stock(0, minute=0)
+    storefront.rt.admin_factory = lambda d, t: storefront.fake
+    storefront.fake.fail_next(1, TransientError("503"))
+    from app.db import unit_of_work
+    with unit_of_work(storefront.rt.sessions) as session:
+        session.execute(Variant.__table__.update().values(push_pending=True, pushed_policy=None))
+    with pytest.raises(TransientError):
+        push_variants(storefront.shop_id)
+    with storefront.rt.sessions() as session:
+        assert session.scalar(select(Variant.push_pending)) is True
+    assert push_variants(storefront.shop_id) == 1
