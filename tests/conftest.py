@@ -47,13 +47,18 @@ def session_runtime(base_settings):
     rt.close()
 
 
+def empty_stores(runtime) -> None:
+    """Empty every table and the Redis db: each test (or example) starts from nothing."""
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with runtime.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    runtime.redis.flushdb()
+
+
 @pytest.fixture
 def rt(session_runtime):
     """The runtime with an empty database and an empty Redis db."""
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    with session_runtime.engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    session_runtime.redis.flushdb()
+    empty_stores(session_runtime)
     from workers import context
     context.install(session_runtime)
     yield session_runtime

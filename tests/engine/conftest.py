@@ -56,11 +56,11 @@ def fake_shopify(rt):
     rt.admin_factory = None
 
 
-@pytest.fixture
-def storefront(rt, client, run_jobs, fake_shopify):
+def open_storefront(rt, client, run_jobs, fake: FakeShopifyAdmin) -> Storefront:
+    """A shop with one variant (no stock), a supplier with a 10-day lead time, synced."""
     shop = make_shop(rt, domain=SHOP)
-    fake_shopify.add_variant(VARIANT, product_id=PRODUCT, sku="SKU-1", inventory_item_id=ITEM,
-                             available={LOCATION: 0})
+    fake.add_variant(VARIANT, product_id=PRODUCT, sku="SKU-1", inventory_item_id=ITEM,
+                     available={LOCATION: 0})
     with unit_of_work(rt.sessions) as session:
         # A buffer of 5: up to five units may be backordered on the lead time alone.
         session.add(ShopSettings(shop_id=shop.id, mode="auto", buffer=5, handling_days=1))
@@ -73,4 +73,9 @@ def storefront(rt, client, run_jobs, fake_shopify):
     from workers.shopify import sync_shop
     sync_shop(shop.id)  # what `backorder shops add` does: learn the catalog
     run_jobs()
-    return Storefront(rt, client, run_jobs, fake_shopify, shop.id)
+    return Storefront(rt, client, run_jobs, fake, shop.id)
+
+
+@pytest.fixture
+def storefront(rt, client, run_jobs, fake_shopify):
+    return open_storefront(rt, client, run_jobs, fake_shopify)
