@@ -15,8 +15,9 @@ from tests.support.factories import make_shop
 from tests.support.shopify import SHOP, level_payload, order_payload, post_webhook
 
 VARIANT, PRODUCT, ITEM, LOCATION = 1001, 2001, 3001, 4001
-# Webhooks in these tests happen after the initial sync, which reads stock "now".
-T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
+# Webhooks in these tests happen after the initial sync, which reads stock "now" (a day
+# ahead keeps that true however long the session has been running).
+T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
 
 
 def at(minutes: int) -> str:

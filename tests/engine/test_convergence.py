@@ -99,7 +99,8 @@ def test_shuffled_and_duplicated_deliveries_converge_to_in_order_delivery(
     in_order = final_state(rt, client, run_jobs, fake_shopify, sim.deliveries)
 
     rng = random.Random(seed)
-    messy = sim.deliveries + [rng.choice(sim.deliveries) for _ in range(duplicates)]
+    messy = sim.deliveries + [rng.choice(sim.deliveries) for _ in range(duplicates)
+                              if sim.deliveries]
     rng.shuffle(messy)
     assert final_state(rt, client, run_jobs, fake_shopify, messy) == in_order
 

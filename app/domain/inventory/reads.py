@@ -76,13 +76,13 @@ def demand_totals(session: Session, variant: Variant, as_of: datetime | None) ->
 _ROW = (OrderLine.id, OrderLine.line_item_id, OrderLine.placed_at, OrderLine.open_quantity,
         OrderLine.priority, OrderLine.backordered, OrderLine.eta, OrderLine.promised_eta,
         OrderLine.quantity, OrderLine.ordered_quantity, OrderLine.fulfilled_quantity,
-        OrderLine.released_quantity, OrderLine.cancelled_by_customer, OrderLine.cancel_refunds,
+        OrderLine.released_quantity, OrderLine.cancelled_by_customer,
         CustomerOrder.order_id, CustomerOrder.cancelled_at)
 
 
 def queue_rows(session: Session, variant: Variant) -> list:
     """Every open line of the variant, and every line that was backordered until now."""
-    return session.execute(
+    return session.connection().execute(
         select(*_ROW).join(CustomerOrder, CustomerOrder.id == OrderLine.order_pk)
         .where(*_variant_lines(variant),
                or_(OrderLine.open_quantity > 0, OrderLine.backordered > 0))).all()
@@ -101,8 +101,8 @@ def close_reason(row) -> str:
     """Why a previously backordered line is no longer open."""
     if row.cancelled_at is not None or row.cancelled_by_customer:
         return "cancelled"
-    if row.cancel_refunds:
-        return "refunded"
+    if row.released_quantity > 0:
+        return "refunded"  # released without the order being cancelled: a refund
     if row.fulfilled_quantity >= row.quantity > 0:
         return "fulfilled"
     return "removed"
