@@ -76,16 +76,32 @@ def client(app):
     return app.test_client()
 
 
+def burst_worker(queues, connection):
+    """A real RQ SimpleWorker without the command pub/sub thread.
+
+    RQ joins that thread with a one-second timeout at the end of every burst,
+    which would cost each drain a second; tests send no worker commands.
+    """
+    from rq import SimpleWorker
+
+    class _Worker(SimpleWorker):
+        def subscribe(self):
+            pass
+
+        def unsubscribe(self):
+            pass
+    return _Worker(queues, connection=connection)
+
+
 @pytest.fixture
 def run_jobs(rt):
     """Drain every queue with a real RQ worker in this process; returns jobs run."""
-    from rq import Queue, SimpleWorker
+    from rq import Queue
 
     from workers.queues import ALL_QUEUES
 
     def drain() -> int:
-        queues = [Queue(n, connection=rt.redis) for n in ALL_QUEUES]
-        worker = SimpleWorker(queues, connection=rt.redis)
+        worker = burst_worker([Queue(n, connection=rt.redis) for n in ALL_QUEUES], rt.redis)
         worker.work(burst=True, logging_level="WARNING")
         return worker.successful_job_count + worker.failed_job_count
     return drain

@@ -3,8 +3,21 @@
 from app.domain.base import Base  # noqa: F401
 from app.domain.customers.models import CustomerDataExport  # noqa: F401
 from app.domain.intake.models import WebhookEvent  # noqa: F401
-from app.domain.inventory.models import (CustomerOrder, Effect, InventoryLevel,  # noqa: F401
-                                         OrderLine, ShopSettings, Variant, VariantOverride)
+from app.domain.inventory.models import (  # noqa: F401
+                                         CustomerOrder,
+                                         Effect,
+                                         InventoryLevel,
+                                         OrderLine,
+                                         ShopSettings,
+                                         Variant,
+                                         VariantOverride,
+)
+from app.domain.notifications.models import Notification, SmsConsent  # noqa: F401
 from app.domain.shops.models import Shop  # noqa: F401
-from app.domain.suppliers.models import (LeadTimeRecord, PurchaseOrder,  # noqa: F401
-                                         PurchaseOrderLine, Supplier, SupplierItem)
+from app.domain.suppliers.models import (  # noqa: F401
+                                         LeadTimeRecord,
+                                         PurchaseOrder,
+                                         PurchaseOrderLine,
+                                         Supplier,
+                                         SupplierItem,
+)

@@ -19,13 +19,25 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=16 * 1024 * 1024)
     app.extensions["backorder"] = runtime or Runtime(settings)
 
-    from app.web import errors, health, webhooks
+    from app.web import errors, health, status, supplier, twilio, webhooks
     errors.register(app)
-    for module in (webhooks, health):
+    for module in (webhooks, health, supplier, twilio, status):
         app.register_blueprint(module.bp)
     if settings.bench_routes:
         app.add_url_rule("/bench/bare", "bench_bare", _bare, methods=["POST"])
+    _protect_forms(app, exempt=(webhooks.bp, twilio.bp, _bare))
     return app
+
+
+def _protect_forms(app: Flask, *, exempt) -> None:
+    """CSRF tokens on every browser form; webhooks are signed by their senders instead."""
+    from flask_wtf.csrf import CSRFProtect
+    # The customer and supplier pages send no Referer (their links are credentials), so
+    # the HTTPS Referer check would refuse every form there; the token still protects them.
+    app.config.setdefault("WTF_CSRF_SSL_STRICT", False)
+    csrf = CSRFProtect(app)
+    for target in exempt:
+        csrf.exempt(target)
 
 
 def _bare():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import app.domain.models  # noqa: F401  (every area registers its tables and compliance hooks)
 from app.domain.customers.service import handle_customers_data_request, handle_customers_redact
 from app.domain.intake.service import Handler
 from app.domain.intake.topics import ORDER_TOPICS

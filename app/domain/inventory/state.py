@@ -72,7 +72,7 @@ def apply_order(session: Session, shop_id: int, snap: OrderSnapshot) -> set[int]
         line.ordered_quantity, line.quantity = line_snap.ordered_quantity, line_snap.quantity
         line.fulfilled_quantity = line_snap.fulfilled_quantity
         line.placed_at = snap.placed_at
-    return _refresh_open(order, at=snap.cancelled_at or snap.updated_at)
+    return refresh_open(order, at=snap.cancelled_at or snap.updated_at)
 
 
 def _new_line(order: CustomerOrder, shop_id: int, snap) -> OrderLine:
@@ -82,7 +82,8 @@ def _new_line(order: CustomerOrder, shop_id: int, snap) -> OrderLine:
     return line
 
 
-def _refresh_open(order: CustomerOrder, *, at) -> set[int]:
+def refresh_open(order: CustomerOrder, *, at) -> set[int]:
+    """Recompute each line's open and released units after the order changed."""
     for line in order.lines:
         line.open_quantity = open_quantity(line, order)
         released = max(0, line.ordered_quantity - line.fulfilled_quantity - line.open_quantity)
@@ -109,7 +110,7 @@ def apply_refund(session: Session, shop_id: int, order_id: int,
         if line is not None:
             line.cancel_refunds = {**(line.cancel_refunds or {}),
                                    str(cancel.refund_line_item_id): cancel.quantity}
-    return _refresh_open(order, at=at)
+    return refresh_open(order, at=at)
 
 
 def apply_level(session: Session, shop_id: int, snap: LevelSnapshot) -> set[int]:

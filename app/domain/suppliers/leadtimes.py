@@ -1,12 +1,18 @@
-"""Which lead time the engine uses for units no purchase order covers yet."""
+"""Which lead time the engine uses for units no purchase order covers yet, and how
+each supplier has really performed."""
 
 from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.suppliers.models import LeadTimeRecord, Supplier, SupplierItem
-from app.domain.suppliers.rules import observed_lead_time
+from app.domain.suppliers.rules import observed_lead_time, on_time_rate
+
+HISTORY = 20  # deliveries that count: recent enough to see a supplier improve or slip
 
 
 def lead_time_days_for(session: Session, *, shop_id: int, sku: str | None) -> int | None:
@@ -22,8 +28,65 @@ def lead_time_days_for(session: Session, *, shop_id: int, sku: str | None) -> in
         .limit(1)).first()
     if item is None:
         return None
-    actual = session.scalars(
+    return observed_days(session, shop_id=shop_id, supplier_id=item.supplier_id,
+                         promised_days=item.lead_time_days)
+
+
+def observed_days(session: Session, *, shop_id: int, supplier_id: int, promised_days: int) -> int:
+    """The lead time to plan with for this supplier: learned from history, else the promise."""
+    return observed_lead_time(promised_days=promised_days,
+                              actual_days=_recent(session, shop_id, supplier_id))
+
+
+def _recent(session: Session, shop_id: int, supplier_id: int) -> list[int]:
+    """Actual lead times of the supplier's last deliveries, oldest first."""
+    newest_first = session.scalars(
         select(LeadTimeRecord.actual_days)
-        .where(LeadTimeRecord.shop_id == shop_id, LeadTimeRecord.supplier_id == item.supplier_id)
-        .order_by(LeadTimeRecord.received_on.desc(), LeadTimeRecord.id.desc()).limit(20)).all()
-    return observed_lead_time(promised_days=item.lead_time_days, actual_days=list(reversed(actual)))
+        .where(LeadTimeRecord.shop_id == shop_id, LeadTimeRecord.supplier_id == supplier_id)
+        .order_by(LeadTimeRecord.received_on.desc(), LeadTimeRecord.id.desc())
+        .limit(HISTORY)).all()
+    return list(reversed(newest_first))
+
+
+@dataclass(frozen=True)
+class SupplierPerformance:
+    """One supplier as the merchant page shows it."""
+
+    supplier_id: int
+    name: str
+    deliveries: int  # received PO lines in the window
+    on_time_rate: float | None  # None: nothing received yet
+    promised_days: int | None  # typical promised lead time (median)
+    observed_days: int | None  # what ETAs use for units no PO covers
+    average_delay_days: float | None  # actual minus promised, on average
+
+
+def supplier_performance(session: Session, shop_id: int) -> list[SupplierPerformance]:
+    """On-time rate and observed versus promised lead time of every supplier of the shop."""
+    suppliers = session.scalars(select(Supplier).where(Supplier.shop_id == shop_id)
+                                .order_by(Supplier.name)).all()
+    return [_performance(session, shop_id, s) for s in suppliers]
+
+
+def _performance(session: Session, shop_id: int, supplier: Supplier) -> SupplierPerformance:
+    records = session.execute(
+        select(LeadTimeRecord.promised_days, LeadTimeRecord.actual_days)
+        .where(LeadTimeRecord.shop_id == shop_id, LeadTimeRecord.supplier_id == supplier.id)
+        .order_by(LeadTimeRecord.received_on.desc(), LeadTimeRecord.id.desc())
+        .limit(HISTORY)).all()
+    pairs = [(int(p), int(a)) for p, a in reversed(records)]
+    promised = _catalog_promise(session, shop_id, supplier.id)
+    if pairs:
+        promised = int(statistics.median_low(p for p, _ in pairs))
+    observed = None if promised is None else observed_lead_time(
+        promised_days=promised, actual_days=[a for _, a in pairs])
+    delay = statistics.fmean(a - p for p, a in pairs) if pairs else None
+    return SupplierPerformance(supplier.id, supplier.name, len(pairs), on_time_rate(pairs),
+                               promised, observed, delay)
+
+
+def _catalog_promise(session: Session, shop_id: int, supplier_id: int) -> int | None:
+    days = session.scalars(select(SupplierItem.lead_time_days).where(
+        SupplierItem.shop_id == shop_id, SupplierItem.supplier_id == supplier_id,
+        SupplierItem.active.is_(True))).all()
+    return int(statistics.median_low(days)) if days else None

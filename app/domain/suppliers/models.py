@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -63,6 +64,9 @@ class SupplierItem(Base):
 
 class PoStatus(str, enum.Enum):
     DRAFT = "draft"
+    # Claimed by a dispatch job: the supplier may be receiving it right now. A PO
+    # stays here only if the worker died between the provider call and the commit.
+    SENDING = "sending"
     SENT = "sent"
     CONFIRMED = "confirmed"
     PARTIALLY_RECEIVED = "partially_received"
@@ -70,14 +74,22 @@ class PoStatus(str, enum.Enum):
     CANCELLED = "cancelled"
 
 
-OPEN_PO_STATUSES = (PoStatus.DRAFT, PoStatus.SENT, PoStatus.CONFIRMED,
+OPEN_PO_STATUSES = (PoStatus.DRAFT, PoStatus.SENDING, PoStatus.SENT, PoStatus.CONFIRMED,
                     PoStatus.PARTIALLY_RECEIVED)
+# Statuses in which the supplier may still confirm the PO or move its dates.
+SUPPLIER_EDITABLE_STATUSES = (PoStatus.SENDING, PoStatus.SENT, PoStatus.CONFIRMED,
+                              PoStatus.PARTIALLY_RECEIVED)
 
 
 class PurchaseOrder(Base):
     __tablename__ = "purchase_orders"
     __table_args__ = (UniqueConstraint("shop_id", "number"),
-                      Index("ix_purchase_orders_open", "shop_id", "supplier_id", "status"))
+                      Index("ix_purchase_orders_open", "shop_id", "supplier_id", "status"),
+                      # Coalescing, enforced by the database: whatever the planners do
+                      # concurrently, a supplier never has two open drafts.
+                      Index("uq_purchase_orders_one_draft", "shop_id", "supplier_id", unique=True,
+                            postgresql_where=text("status = 'DRAFT'"),
+                            sqlite_where=text("status = 'DRAFT'")))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = ShopFk()
@@ -88,6 +100,9 @@ class PurchaseOrder(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Set by the merchant (or by the auto-send setting): a dispatch job may send it.
+    approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    dispatch_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     dispatch_attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     lines: Mapped[list[PurchaseOrderLine]] = relationship(back_populates="po",
@@ -110,6 +125,7 @@ class PurchaseOrderLine(Base):
     unit_cost: Mapped[Decimal] = mapped_column(Numeric(14, 4), default=0)
     promised_lead_time_days: Mapped[int] = mapped_column(Integer, default=0)
     expected_on: Mapped[date | None] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(Text)  # the reorder decision, in one line
     po: Mapped[PurchaseOrder] = relationship(back_populates="lines")
 
     @property
@@ -131,3 +147,31 @@ class LeadTimeRecord(Base):
     promised_days: Mapped[int] = mapped_column(Integer)
     actual_days: Mapped[int] = mapped_column(Integer)
     received_on: Mapped[date] = mapped_column(Date)
+
+
+class PoReceipt(Base):
+    """Units of one PO line received on one occasion, and whether Shopify has them yet.
+
+    Shopify's inventoryAdjustQuantities has no idempotency key, so each receipt
+    is pushed at most once: push_status goes pending -> pushing (committed before
+    the call) -> pushed, or to failed/unknown for the merchant (receiving.py).
+    """
+
+    __tablename__ = "po_receipts"
+    __table_args__ = (Index("ix_po_receipts_po", "po_id", "push_status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = ShopFk()
+    po_id: Mapped[int] = mapped_column(BigId, ForeignKey("purchase_orders.id", ondelete="CASCADE"))
+    po_line_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("purchase_order_lines.id", ondelete="CASCADE"))
+    variant_id: Mapped[int] = mapped_column(BigInteger)
+    inventory_item_id: Mapped[int | None] = mapped_column(BigInteger)
+    location_id: Mapped[int | None] = mapped_column(BigInteger)
+    quantity: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    push_status: Mapped[str] = mapped_column(String(10), default="pending")
+    push_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    pushed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    push_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,185 @@
+"""What customers do and see: the status page, cancelling a line, SMS consent, delivery states."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from babel.dates import format_datetime
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.domain.inventory.models import CustomerOrder, Effect, OrderLine
+from app.domain.notifications import rules
+from app.domain.notifications.models import Notification, SmsConsent, Status
+from app.domain.notifications.rendering import babel_locale, format_day
+from app.domain.notifications.sending import Delivered, record_sent, set_consent
+from app.domain.notifications.service import load_order
+from app.domain.shops.models import Shop
+from app.errors import Conflict, NotFound
+
+# The merchant's alert: listed on the merchant page, never messaged to the customer.
+LINE_CANCELLED_BY_CUSTOMER = "line_cancelled_by_customer"
+KIND_LABELS = {"backordered": "Backorder notice", "eta_changed": "New expected date",
+               "ready_to_ship": "Ready to ship", "cancelled": "Backorder cancelled",
+               "delay_notice": "Delay notice"}
+
+Recompute = Callable[[Session, int, Iterable[int]], list]
+
+
+@dataclass(frozen=True)
+class LineStatus:
+    line_item_id: int
+    title: str
+    quantity: int
+    state: str
+    eta: str | None
+    cancellable: bool
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    when: str
+    channel: str
+    label: str
+    subject: str
+    delivery: str | None
+
+
+@dataclass(frozen=True)
+class StatusPage:
+    shop_name: str
+    order_name: str
+    lines: list[LineStatus]
+    messages: list[SentMessage]
+
+
+def status_page(session: Session, shop_id: int, order_id: int) -> StatusPage:
+    """The order as its customer sees it; NotFound when the shop or order is gone."""
+    shop, order = _shop_and_order(session, shop_id, order_id)
+    lines = [_line_status(line, shop.locale) for line in sorted(order.lines,
+                                                                key=lambda x: x.line_item_id)]
+    return StatusPage(shop.name or shop.domain, order.name or f"#{order.order_id}", lines,
+                      _history(session, shop, order_id))
+
+
+def _shop_and_order(session: Session, shop_id: int, order_id: int) -> tuple[Shop, CustomerOrder]:
+    shop = session.get(Shop, shop_id)
+    order = load_order(session, shop_id, order_id) if shop is not None else None
+    if shop is None or order is None:
+        raise NotFound("We could not find this order.")
+    return shop, order
+
+
+def _line_status(line: OrderLine, locale: str | None) -> LineStatus:
+    open_quantity = max(line.quantity - line.fulfilled_quantity, 0)
+    if line.cancelled_by_customer:
+        state = "Cancelled at your request"
+    elif line.quantity == 0:
+        state = "Cancelled"
+    elif open_quantity == 0:
+        state = "Shipped"
+    elif line.backordered > 0:
+        state = f"Backordered ({line.backordered} of {open_quantity})"
+    else:
+        state = "Ready to ship"
+    return LineStatus(line.line_item_id, line.title or "Item", line.quantity, state,
+                      format_day(line.eta, locale) if line.backordered > 0 else None,
+                      cancellable=_cancellable(line))
+
+
+def _cancellable(line: OrderLine) -> bool:
+    return line.backordered > 0 and not line.cancelled_by_customer
+
+
+def _history(session: Session, shop: Shop, order_id: int) -> list[SentMessage]:
+    rows = session.scalars(select(Notification)
+                           .where(Notification.shop_id == shop.id,
+                                  Notification.order_id == order_id,
+                                  Notification.status == Status.SENT)
+                           .order_by(Notification.sent_at, Notification.id))
+    zone, locale = rules.shop_zone(shop.timezone), babel_locale(shop.locale)
+    return [SentMessage(format_datetime(n.sent_at, "medium", tzinfo=zone, locale=locale),
+                        "Email" if n.channel == "email" else "SMS",
+                        KIND_LABELS.get(n.kind, n.kind), n.subject, n.delivery_status)
+            for n in rows]
+
+
+def cancel_line(session: Session, shop_id: int, order_id: int, line_item_id: int, *,
+                now: datetime, recompute: Recompute | None = None) -> list:
+    """Cancel a backordered line at the customer's request; returns the engine's follow-ups.
+
+    The line leaves the queue (others move up), and the merchant is alerted by an effect
+    of kind `line_cancelled_by_customer`.
+    """
+    if recompute is None:  # the engine's entry point, imported late to keep this module light
+        from app.domain.inventory.service import recompute_variants as recompute
+    _, order = _shop_and_order(session, shop_id, order_id)
+    line = session.scalar(select(OrderLine).where(OrderLine.order_pk == order.id,
+                                                  OrderLine.line_item_id == line_item_id)
+                          .with_for_update())
+    if line is None:
+        raise NotFound("This item is not part of the order.")
+    if not _cancellable(line):
+        raise Conflict("This item can no longer be cancelled here.")
+    line.cancelled_by_customer = True
+    from app.domain.inventory import state  # the engine keeps open/released quantities in step
+    state.refresh_open(order, at=now)
+    session.add(Effect(shop_id=shop_id, variant_id=line.variant_id or 0, order_id=order_id,
+                       line_item_id=line_item_id, kind=LINE_CANCELLED_BY_CUSTOMER,
+                       old=str(line.backordered), new=line.eta.isoformat() if line.eta else None,
+                       created_at=now))
+    session.flush()
+    return list(recompute(session, shop_id, [line.variant_id])) if line.variant_id else []
+
+
+def record_keyword(session: Session, phone: str, word: str, *, now: datetime) -> int:
+    """Apply STOP / START from an inbound SMS to every shop that knows the phone; returns how many.
+
+    The sending number is shared by the shops, and carriers block the pair, so
+    consent follows the phone, not one shop.
+    """
+    number = rules.e164(phone)
+    if number is None or word not in ("stop", "start"):
+        return 0
+    shop_ids = _shops_knowing(session, number)
+    for shop_id in shop_ids:
+        set_consent(session, shop_id, number, opted_out=word == "stop",
+                    source=f"sms:{word}", now=now)
+    return len(shop_ids)
+
+
+def _shops_knowing(session: Session, phone: str) -> list[int]:
+    known = set(session.scalars(select(SmsConsent.shop_id).where(SmsConsent.phone == phone)))
+    # Orders keep phones as typed ("+1 415-555-0100"): narrow on the last four digits,
+    # which separators rarely split, then compare normalised.
+    candidates = session.execute(select(CustomerOrder.shop_id, CustomerOrder.phone)
+                                 .where(CustomerOrder.phone.like(f"%{phone[-4:]}"))
+                                 .distinct())
+    known |= {shop_id for shop_id, raw in candidates if rules.e164(raw) == phone}
+    known |= set(session.scalars(select(Notification.shop_id).where(
+        Notification.recipient == phone).distinct()))
+    return sorted(known)
+
+
+def record_delivery_status(session: Session, *, sid: str, status: str,
+                           error_code: str | None, notification_id: int | None,
+                           now: datetime) -> bool:
+    """Apply a Twilio status callback; False when no message matches it."""
+    row = session.scalar(select(Notification).where(Notification.provider_id == sid)
+                         .with_for_update())
+    if row is None and notification_id is not None:
+        # The callback URL names the message: repairs a row whose worker died before recording.
+        row = session.get(Notification, notification_id, with_for_update=True)
+        if row is None or row.provider_id not in (None, sid):
+            return False
+        record_sent(session, row.id, Delivered(sid, None), now=now)
+    if row is None:
+        return False
+    if rules.newer_delivery_status(row.delivery_status, status):
+        row.delivery_status, row.updated_at = status, now
+        if error_code:
+            row.error_code = str(error_code)[:20]
+    return True
+

@@ -1,0 +1,184 @@
+"""Message rendering: safe default templates, per-shop templates in a sandbox, localised dates.
+
+Merchant templates run in jinja2's SandboxedEnvironment (no attribute tricks,
+bounded ranges), with autoescape for HTML. A merchant template that fails to
+render falls back to the default, and the link to the status page is always
+there: a message is never lost to a typo in a template.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from importlib import resources
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
+from jinja2.sandbox import SandboxedEnvironment
+
+from app.domain.notifications.models import Channel, Kind
+from app.domain.notifications.rules import LineUpdate
+from app.errors import InvalidInput
+
+log = logging.getLogger(__name__)
+
+SMS_MAX_CHARS = 1600  # Twilio refuses longer bodies
+PARTS = ("subject", "text", "html", "sms")
+SUBJECTS = {
+    Kind.BACKORDERED: "Order {{ order }}: some items are backordered",
+    Kind.ETA_CHANGED: "Order {{ order }}: a new expected ship date",
+    Kind.READY_TO_SHIP: "Order {{ order }}: your backordered items are ready to ship",
+    Kind.CANCELLED: "Order {{ order }}: backorder cancelled",
+    Kind.DELAY_NOTICE: "Order {{ order }} is delayed: a new date, or cancel free of charge",
+}
+INTROS = {
+    Kind.BACKORDERED: "Some items in your order are backordered. Here is when we expect to ship them:",
+    Kind.ETA_CHANGED: "The expected ship date of items in your order has changed:",
+    Kind.READY_TO_SHIP: "Good news: these backordered items are in stock and ready to ship:",
+    Kind.CANCELLED: "The backorder of these items in your order has been cancelled:",
+    Kind.DELAY_NOTICE: "We could not ship these items by the date we gave you. "
+                       "You may keep waiting or cancel them free of charge:",
+}
+
+
+@dataclass(frozen=True)
+class LineView:
+    title: str
+    quantity: int
+    update: LineUpdate
+
+
+@dataclass(frozen=True)
+class MessageContent:
+    """Everything a message says, before it is put into words."""
+
+    shop_name: str
+    order_name: str
+    kind: Kind
+    lines: Sequence[LineView]
+    link: str
+    locale: str = "en"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str | None = None
+
+
+def babel_locale(name: str | None) -> Locale:
+    """Babel's locale for Shopify's name ('fr', 'pt-BR'); English when unknown."""
+    try:
+        return Locale.parse((name or "en").replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        return Locale.parse("en")
+
+
+def format_day(day: date | None, locale: str | None, *, short: bool = False) -> str | None:
+    if day is None:
+        return None
+    return format_date(day, format="medium" if short else "long", locale=babel_locale(locale))
+
+
+def status_text(update: LineUpdate, locale: str | None, *, short: bool = False) -> str:
+    """One line's news in words, with its date in the shop's locale."""
+    eta = format_day(update.eta, locale, short=short)
+    old = format_day(update.old_eta, locale, short=short)
+    if update.kind == Kind.READY_TO_SHIP:
+        return "ready to ship"
+    if update.kind == Kind.CANCELLED:
+        return "backorder cancelled" + (f" (was expected {old})" if old else "")
+    if update.kind == Kind.DELAY_NOTICE:
+        new = f"now expected {eta}" if eta else "new date unknown"
+        return f"promised for {old}, {new}"
+    if eta is None:
+        return "ship date not known yet" if update.kind == Kind.BACKORDERED else \
+            "ship date no longer known"
+    if update.kind == Kind.ETA_CHANGED and old:
+        return f"now expected to ship {eta} (was {old})"
+    return f"expected to ship {eta}"
+
+
+def template_context(content: MessageContent, *, short: bool) -> dict:
+    """The variables every template sees (documented for merchants in the README)."""
+    lines = [{"title": v.title, "quantity": v.quantity, "kind": str(v.update.kind),
+              "eta": format_day(v.update.eta, content.locale, short=short),
+              "old_eta": format_day(v.update.old_eta, content.locale, short=short),
+              "status_text": status_text(v.update, content.locale, short=short)}
+             for v in content.lines]
+    return {"shop": content.shop_name, "order": content.order_name, "kind": str(content.kind),
+            "intro": INTROS[content.kind], "lines": lines, "link": content.link,
+            "lang": babel_locale(content.locale).language}
+
+
+@cache
+def _environment(html: bool) -> SandboxedEnvironment:
+    return SandboxedEnvironment(autoescape=html, trim_blocks=False, keep_trailing_newline=False)
+
+
+@cache
+def default_template(part: str, kind: str) -> str:
+    if part == "subject":
+        return SUBJECTS[Kind(kind)]
+    name = {"text": "email.txt", "html": "email.html", "sms": "sms.txt"}[part]
+    return resources.files(__package__).joinpath("templates", name).read_text("utf-8")
+
+
+def _render_part(part: str, content: MessageContent, shop_templates: Mapping | None) -> str:
+    context = template_context(content, short=part == "sms")
+    custom = ((shop_templates or {}).get(str(content.kind)) or {}).get(part)
+    if isinstance(custom, str) and custom.strip():
+        try:
+            return _checked(part, _environment(part == "html").from_string(custom).render(context))
+        except Exception as exc:  # noqa: BLE001 - merchant code may fail any way; never lose a message
+            log.warning("shop template %s/%s failed, using the default: %s: %s",
+                        content.kind, part, type(exc).__name__, exc)
+    return _environment(part == "html").from_string(default_template(part, content.kind)) \
+        .render(context)
+
+
+def _checked(part: str, output: str) -> str:
+    if part == "sms" and len(output) > SMS_MAX_CHARS:
+        raise ValueError(f"SMS is {len(output)} characters, more than {SMS_MAX_CHARS}")
+    if part == "subject" and ("\n" in output.strip() or len(output) > 255):
+        raise ValueError("subject must be one line of at most 255 characters")
+    return output
+
+
+def render(content: MessageContent, channel: str,
+           shop_templates: Mapping | None = None) -> Rendered:
+    """The message for one channel; the status link is added if a template left it out."""
+    if channel == Channel.SMS:
+        body = " ".join(_render_part("sms", content, shop_templates).split())
+        return Rendered("", _with_link(body, content.link, " ")[:SMS_MAX_CHARS])
+    subject = " ".join(_render_part("subject", content, shop_templates).split())
+    text = _with_link(_render_part("text", content, shop_templates).strip(), content.link,
+                      "\n\n") + "\n"
+    html = _render_part("html", content, shop_templates)
+    if content.link not in html:
+        html += f'\n<p><a href="{content.link}">{content.link}</a></p>\n'
+    return Rendered(subject, text, html)
+
+
+def _with_link(body: str, link: str, sep: str) -> str:
+    return body if link in body else f"{body}{sep}{link}"
+
+
+def preview(content: MessageContent, templates: Mapping) -> dict[str, str]:
+    """Render merchant templates for the settings page; InvalidInput names the broken part."""
+    kind_templates = templates.get(str(content.kind)) or {}
+    return {part: _preview_part(part, content, kind_templates.get(part)) for part in PARTS}
+
+
+def _preview_part(part: str, content: MessageContent, source: str | None) -> str:
+    try:
+        template = _environment(part == "html").from_string(
+            source or default_template(part, content.kind))
+        return _checked(part, template.render(template_context(content, short=part == "sms")))
+    except Exception as exc:  # noqa: BLE001 - whatever the merchant's template raised, name it
+        raise InvalidInput(f"the {part} template does not render: {exc}",
+                           field_errors={part: str(exc)}) from exc

@@ -1,0 +1,220 @@
+"""RQ jobs for customer messages: dispatch effects, send one message, scan and sweep.
+
+Jobs take ids. `send_notification` runs three short transactions around the
+provider call (claim, call, record; see app.domain.notifications.sending), so
+a retried or duplicated job never sends a message twice. Send jobs carry the
+notification id as their unique RQ job id; quiet-hours SMS are scheduled
+jobs, which the workers' scheduler (`--with-scheduler`) moves to the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from functools import lru_cache
+from urllib.parse import urlparse
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job
+
+from app.config import Settings
+from app.db import unit_of_work
+from app.domain.base import utcnow
+from app.domain.notifications import sending, service
+from app.domain.notifications.links import StatusLinks
+from app.domain.notifications.models import Channel
+from app.domain.notifications.sending import Deferred, Outgoing
+from app.domain.notifications.service import Queued
+from app.errors import PermanentError, TransientError
+from integrations import factory
+from integrations.ratelimit import SendRateLimiter
+from integrations.twilio.sms import is_opt_out
+from workers.context import runtime
+from workers.queues import DEFAULT_RETRY, NOTIFY
+
+log = logging.getLogger(__name__)
+SEND = "workers.notifications.send_notification"
+DISPATCH = "workers.notifications.dispatch_effects"
+LIVE_JOB_STATES = ("queued", "scheduled", "started", "deferred")
+# Well inside RQ's job timeout (180 s), so a long wait ends in a retry, not a killed job.
+SLOT_WAIT_SECONDS = 60
+
+
+def dispatch_effects(shop_id: int) -> int:
+    """Turn the shop's settled effects into messages; enqueue their send jobs after commit."""
+    rt = runtime()
+    with unit_of_work(rt.sessions) as session:
+        result = service.dispatch_effects(session, shop_id, links=links(rt.settings),
+                                          now=utcnow())
+    enqueue_sends(rt.redis, result.queued)
+    if result.recheck_at is not None:  # some orders' effects are still settling
+        _put(rt.redis, DISPATCH, (shop_id,), f"dispatch-effects-{shop_id}-at-"
+             f"{int(result.recheck_at.timestamp())}", at=result.recheck_at)
+    return len(result.queued)
+
+
+def scan_overdue() -> int:
+    """Delay notices for every backordered line whose promised date has passed (periodic)."""
+    rt = runtime()
+    with unit_of_work(rt.sessions) as session:
+        shop_ids = service.active_shop_ids(session)
+    queued = 0
+    for shop_id in shop_ids:  # one transaction per shop: one bad shop does not block the rest
+        with unit_of_work(rt.sessions) as session:
+            found = service.queue_delay_notices(session, shop_id, links=links(rt.settings),
+                                                now=utcnow())
+        enqueue_sends(rt.redis, found)
+        queued += len(found)
+    return queued
+
+
+def send_notification(notification_id: int) -> str:
+    """Send one message at most once; returns what happened (for logs and tests)."""
+    rt = runtime()
+    with unit_of_work(rt.sessions) as session:
+        claimed = sending.claim(session, notification_id, now=utcnow())
+    if claimed is None:
+        return "skipped"
+    if isinstance(claimed, Deferred):  # ran early (a sweep): wait for the end of quiet hours
+        enqueue_sends(rt.redis, [Queued(notification_id, claimed.until)])
+        return "deferred"
+    try:
+        _wait_for_slot(rt.settings, claimed)
+        delivered = _call_provider(rt.settings, claimed)
+    except TransientError as exc:
+        return _release(notification_id, exc, attempted=not isinstance(exc, NoSlot))
+    except PermanentError as exc:
+        _record_failure(notification_id, exc, opt_out=is_opt_out(exc))
+        return "failed"
+    except Exception as exc:
+        _record_failure(notification_id, exc, opt_out=False)
+        raise  # a bug: visible in RQ's failed registry; retries are no-ops (row is failed)
+    with unit_of_work(rt.sessions) as session:
+        sending.record_sent(session, notification_id, delivered, now=utcnow())
+    return "sent"
+
+
+class NoSlot(TransientError):
+    """No send slot was taken, so the provider was not called: not an attempt."""
+
+
+def _wait_for_slot(settings: Settings, outgoing: Outgoing) -> None:
+    # Right before the call, so sends (not only acquisitions) keep to the rate.
+    if outgoing.channel != Channel.SMS:
+        return
+    try:
+        granted = sms_limiter(settings).acquire(timeout=SLOT_WAIT_SECONDS)
+    except TransientError as exc:  # Redis unreachable
+        raise NoSlot(str(exc)) from exc
+    if not granted:
+        raise NoSlot("no SMS send slot free yet (rate limit)")
+
+
+def _release(notification_id: int, exc: TransientError, *, attempted: bool) -> str:
+    with unit_of_work(runtime().sessions) as session:
+        retry = sending.release(session, notification_id, exc, attempted=attempted, now=utcnow())
+    if retry:
+        raise exc  # RQ retries with backoff
+    return "failed"
+
+
+def _call_provider(settings: Settings, outgoing: Outgoing) -> sending.Delivered:
+    sms, email = senders(settings)
+    return sending.deliver(outgoing, sms=sms, email=email,
+                           status_callback=status_callback_url(settings, outgoing.id),
+                           message_id=f"notification-{outgoing.id}@{_host(settings)}")
+
+
+def _record_failure(notification_id: int, exc: Exception, *, opt_out: bool) -> None:
+    log.warning("notification %s failed for good: %s", notification_id, exc)
+    with unit_of_work(runtime().sessions) as session:
+        sending.record_failure(session, notification_id, exc, opt_out=opt_out, now=utcnow())
+
+
+def sweep_notifications(older_than_seconds: int = 300) -> int:
+    """Re-enqueue messages whose job was lost (Redis down, worker died); periodic."""
+    rt = runtime()
+    with unit_of_work(rt.sessions) as session:
+        due, stuck = sending.stale_ids(session, now=utcnow(),
+                                       older_than=timedelta(seconds=older_than_seconds))
+    # A stuck "sending" row is settled by its job's claim: marked interrupted, not resent.
+    return enqueue_sends(rt.redis, [Queued(i) for i in due + stuck], replace_dead=True)
+
+
+# --- wiring --------------------------------------------------------------------
+
+def links(settings: Settings) -> StatusLinks:
+    return StatusLinks(settings.secret_key, settings.public_url)
+
+
+def status_callback_url(settings: Settings, notification_id: int) -> str:
+    # The id in the (signed) URL lets a callback repair a row whose worker died mid-send.
+    return f"{settings.public_url}/webhooks/twilio/status?n={notification_id}"
+
+
+def _host(settings: Settings) -> str:
+    return urlparse(settings.public_url).hostname or "backorder.local"
+
+
+@lru_cache(maxsize=8)
+def senders(settings: Settings):
+    """(SmsSender, EmailSender) for these settings, built once per process."""
+    return factory.sms_sender(settings), factory.email_sender(settings)
+
+
+@lru_cache(maxsize=8)
+def sms_limiter(settings: Settings) -> SendRateLimiter:
+    """The per-sender limiter every worker shares through Redis."""
+    sender = settings.twilio_messaging_service_sid or settings.twilio_from_number or "console"
+    return SendRateLimiter(_limits_uri(settings.redis_url), per_second=settings.sms_rate_per_second,
+                           key=f"sms-send:{sender}")
+
+
+def _limits_uri(redis_url: str | None) -> str:
+    url = redis_url or "redis://127.0.0.1:6379/0"
+    # `limits` names a Redis socket redis+unix://; the embedded dev Redis is a socket.
+    return "redis+unix://" + url[len("unix://"):] if url.startswith("unix://") else url
+
+
+def enqueue_sends(redis: Redis, queued: Iterable[Queued], *, replace_dead: bool = False) -> int:
+    """One unique job per message (`notify-<id>`); scheduled when held by quiet hours."""
+    count = 0
+    for item in queued:
+        job_id = f"notify-{item.notification_id}"
+        at = item.send_after if item.send_after and item.send_after > utcnow() else None
+        if at is not None:
+            job_id += f"-at-{int(at.timestamp())}"
+        if replace_dead:
+            _drop_if_dead(redis, job_id)
+        count += _put(redis, SEND, (item.notification_id,), job_id, at=at)
+    return count
+
+
+def _drop_if_dead(redis: Redis, job_id: str) -> None:
+    try:
+        job = Job.fetch(job_id, connection=redis)
+    except NoSuchJobError:
+        return
+    if job.get_status() not in LIVE_JOB_STATES:
+        job.delete()  # finished or failed long ago: make room for a fresh one
+
+
+def _put(redis: Redis, func: str, args: tuple, job_id: str, *, at: datetime | None = None) -> bool:
+    """Enqueue (or schedule) a job unless one with that id exists; False if Redis is down."""
+    queue = Queue(NOTIFY, connection=redis)
+    options = dict(job_id=job_id, retry=DEFAULT_RETRY, failure_ttl=7 * 86400, result_ttl=600)
+    try:
+        if at is None:
+            queue.enqueue(func, *args, unique=True, **options)
+        else:
+            queue.schedule_job(queue.create_job(func, args=args, **options), at, unique=True)
+    except DuplicateJobError:
+        return False  # already queued, scheduled or running: the row's status guards the rest
+    except RedisError as exc:
+        log.warning("could not enqueue %s%s: %s (the sweeper will retry)", func, args, exc)
+        return False
+    return True

@@ -1,0 +1,163 @@
+"""Supplier jobs: plan reorders, send a PO, push received stock to Shopify.
+
+Each job takes ids, runs the domain in its own transactions and enqueues
+follow-ups after commit. Sending and pushing are split around the provider
+call (claim, commit, call, record, commit) so a retried job never repeats a
+call that succeeded; see app/domain/suppliers/dispatch.py and receiving.py for
+the crash window that split leaves and how it is settled.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import select
+
+from app.db import unit_of_work
+from app.domain.followups import FollowUp
+from app.domain.shops.models import Shop
+from app.domain.suppliers import dispatch, receiving, reorder
+from app.domain.suppliers.models import PurchaseOrder
+from app.domain.suppliers.portal import TOKEN_PURPOSE
+from app.domain.suppliers.service import PushReceipts, SendPurchaseOrder
+from app.errors import IntegrationError, PermanentError, TransientError
+from app.security import LinkSigner, TokenCipher
+from integrations.suppliers import supplier_channel
+from workers import queues
+from workers.context import runtime
+
+log = logging.getLogger(__name__)
+# Shopify failures after which the delta surely was not applied (the client says so).
+NOT_APPLIED_CODES = {429, "THROTTLED"}
+
+
+# --- Follow-ups ------------------------------------------------------------------------
+
+
+def send_job(po_id: int) -> FollowUp:
+    return FollowUp("workers.suppliers.send_purchase_order", (po_id,), queues.SUPPLIERS,
+                    job_id=f"send-po-{po_id}")
+
+
+def push_job(po_id: int) -> FollowUp:
+    return FollowUp("workers.suppliers.push_receipts", (po_id,), queues.SUPPLIERS,
+                    job_id=f"push-receipts-{po_id}")
+
+
+def enqueue_followups(connection: Redis, items: Iterable) -> int:
+    """Enqueue the domain's intents and the engine's follow-ups; returns failures."""
+    failed = 0
+    for item in items:
+        if isinstance(item, SendPurchaseOrder) and item.delay_seconds > 0:
+            failed += 0 if _enqueue_in(connection, send_job(item.po_id), item.delay_seconds) else 1
+        elif isinstance(item, SendPurchaseOrder):
+            failed += 0 if queues.enqueue(connection, send_job(item.po_id)) else 1
+        elif isinstance(item, PushReceipts):
+            failed += 0 if queues.enqueue(connection, push_job(item.po_id)) else 1
+        else:
+            failed += 0 if queues.enqueue(connection, item) else 1
+    return failed
+
+
+def _enqueue_in(connection: Redis, job: FollowUp, seconds: int) -> bool:
+    """Schedule a job (the workers run RQ's scheduler); False when Redis is unreachable."""
+    try:
+        queues.queue(job.queue, connection).enqueue_in(
+            timedelta(seconds=seconds), job.func, *job.args, job_id=job.job_id,
+            retry=queues.DEFAULT_RETRY, failure_ttl=7 * 86400, result_ttl=600)
+    except RedisError as exc:
+        log.warning("could not schedule %s%s: %s", job.func, job.args, exc)
+        return False
+    return True
+
+
+# --- Jobs --------------------------------------------------------------------------------
+
+
+def plan_reorders(shop_id: int) -> None:
+    """Bring every supplier's draft PO in line with the shop's needs."""
+    rt = runtime()
+    with unit_of_work(rt.sessions) as session:
+        followups = reorder.plan_reorders(session, shop_id)
+    enqueue_followups(rt.redis, followups)
+
+
+def send_purchase_order(po_id: int) -> None:
+    """Send one PO at most once; transient failures re-raise so RQ retries with backoff."""
+    rt = runtime()
+    signer = LinkSigner(rt.settings.secret_key, TOKEN_PURPOSE)
+    with unit_of_work(rt.sessions) as session:
+        claim, followups = dispatch.claim_dispatch(session, po_id, signer=signer,
+                                                   public_url=rt.settings.public_url)
+    enqueue_followups(rt.redis, followups)
+    if claim is None:
+        return
+    channel = supplier_channel(rt.settings, endpoint_url=claim.endpoint_url,
+                               endpoint_secret=claim.endpoint_secret)
+    try:
+        channel.send_purchase_order(claim.doc)
+    except IntegrationError as exc:
+        with unit_of_work(rt.sessions) as session:
+            dispatch.record_failure(session, po_id, f"{type(exc).__name__}: {exc}",
+                                    permanent=isinstance(exc, PermanentError))
+        raise
+    # Crash window: the supplier has the PO and this commit has not happened yet.
+    _record_sent(rt, po_id)
+    log.info("purchase order %s sent", claim.doc.number)
+
+
+def _record_sent(rt, po_id: int) -> None:
+    with unit_of_work(rt.sessions) as session:
+        dispatch.record_sent(session, po_id)
+
+
+def push_receipts(po_id: int) -> None:
+    """Add the PO's received units to Shopify, each receipt at most once."""
+    rt = runtime()
+    with unit_of_work(rt.sessions) as session:
+        ids = receiving.pending_receipt_ids(session, po_id)
+        admin = _admin(rt, session, po_id) if ids else None
+    for receipt_id in ids:
+        _push_receipt(rt, admin, receipt_id)
+
+
+def _push_receipt(rt, admin, receipt_id: int) -> None:
+    with unit_of_work(rt.sessions) as session:
+        push = receiving.claim_receipt(session, receipt_id)
+    if push is None:
+        return
+    try:
+        admin.adjust_inventory(inventory_item_id=push.inventory_item_id,
+                               location_id=push.location_id, delta=push.delta,
+                               reference=push.reference)
+    except IntegrationError as exc:
+        _record_push_failure(rt, receipt_id, exc)
+        raise
+    # Crash window: Shopify has the units and this commit has not happened yet.
+    with unit_of_work(rt.sessions) as session:
+        receiving.record_receipt_pushed(session, receipt_id)
+
+
+def _record_push_failure(rt, receipt_id: int, exc: IntegrationError) -> None:
+    if isinstance(exc, TransientError) and exc.code in NOT_APPLIED_CODES:
+        outcome = receiving.PENDING  # throttled before running: retrying is safe
+    elif isinstance(exc, TransientError):
+        outcome = receiving.UNKNOWN  # a timeout or 5xx may have applied the delta
+    else:
+        outcome = receiving.FAILED
+    with unit_of_work(rt.sessions) as session:
+        receiving.record_receipt_failure(session, receipt_id, f"{type(exc).__name__}: {exc}",
+                                         outcome=outcome)
+
+
+def _admin(rt, session, po_id: int):
+    shop = session.scalar(select(Shop).join(PurchaseOrder, PurchaseOrder.shop_id == Shop.id)
+                          .where(PurchaseOrder.id == po_id))
+    if shop is None or not shop.active or not shop.token_ciphertext:
+        raise PermanentError(f"the shop of purchase order {po_id} has no Admin API token")
+    token = TokenCipher(rt.settings.secret_key).decrypt(shop.token_ciphertext)
+    return rt.shopify_admin(shop.domain, token)  # integrations.factory, unless tests inject one
