@@ -21,8 +21,7 @@ def _recompute(ctx: HandlerContext, variant_ids) -> None:
 def handle_order(ctx: HandlerContext) -> None:
     """orders/create, updated, cancelled, fulfilled, partially_fulfilled: the order's new state."""
     snap = payloads.parse_order(ctx.payload)
-    state.ensure_variants(ctx.session, ctx.shop.id, snap.variant_ids)
-    state.lock_variants(ctx.session, ctx.shop.id, snap.variant_ids)
+    state.lock_or_create_variants(ctx.session, ctx.shop.id, snap.variant_ids)
     _recompute(ctx, state.apply_order(ctx.session, ctx.shop.id, snap))
 
 
@@ -64,8 +63,7 @@ def handle_product_update(ctx: HandlerContext) -> None:
     """products/update: variant details; variants no longer listed are gone."""
     product_id, updated_at, variants = payloads.parse_product_variants(ctx.payload)
     ids = [v.variant_id for v in variants]
-    state.ensure_variants(ctx.session, ctx.shop.id, ids)
-    state.lock_variants(ctx.session, ctx.shop.id, ids)
+    state.lock_or_create_variants(ctx.session, ctx.shop.id, ids)
     changed = {v.variant_id for v in variants
                if state.apply_variant_info(ctx.session, ctx.shop.id, v, updated_at)}
     changed |= state.mark_deleted(ctx.session, ctx.shop.id, product_id, keep=ids)

@@ -31,13 +31,42 @@ def ensure_variants(session: Session, shop_id: int, variant_ids: Iterable[int]) 
 
 
 def lock_variants(session: Session, shop_id: int, variant_ids: Iterable[int]) -> list[Variant]:
-    """Row-lock the variants in primary-key order, so concurrent workers never deadlock."""
+    """Row-lock the variants in primary-key order, so concurrent workers never deadlock.
+
+    Locks already taken in this transaction are remembered, so a handler and the
+    recompute it calls lock once.
+    """
     ids = sorted(set(variant_ids))
+    held = _held_locks(session)
     if not ids:
         return []
-    return list(session.scalars(select(Variant)
-                                .where(Variant.shop_id == shop_id, Variant.variant_id.in_(ids))
-                                .order_by(Variant.id).with_for_update()))
+    if all((shop_id, i) in held for i in ids):
+        return sorted((held[(shop_id, i)] for i in ids), key=lambda v: v.id)
+    variants = list(session.scalars(select(Variant)
+                                    .where(Variant.shop_id == shop_id, Variant.variant_id.in_(ids))
+                                    .order_by(Variant.id).with_for_update()))
+    held.update({(shop_id, v.variant_id): v for v in variants})
+    return variants
+
+
+def _held_locks(session: Session) -> dict:
+    transaction = session.get_transaction()
+    cache = session.info.get("variant_locks")
+    if cache is None or cache[0] is not transaction:
+        cache = session.info["variant_locks"] = (transaction, {})
+    return cache[1]
+
+
+def lock_or_create_variants(session: Session, shop_id: int,
+                            variant_ids: Iterable[int]) -> list[Variant]:
+    """Lock the variants, creating placeholders for those never seen (then locked too)."""
+    ids = set(variant_ids)
+    existing = lock_variants(session, shop_id, ids)
+    missing = ids - {v.variant_id for v in existing}
+    if not missing:
+        return existing
+    ensure_variants(session, shop_id, missing)
+    return lock_variants(session, shop_id, ids)
 
 
 def open_quantity(line: OrderLine, order: CustomerOrder) -> int:

@@ -15,8 +15,7 @@ from app.domain.ports import OrderInfo, VariantInfo
 def store_variants(session: Session, shop_id: int, infos: Iterable[VariantInfo]) -> set[int]:
     """Variant details and inventory levels as the Admin API reports them."""
     infos = list(infos)
-    state.ensure_variants(session, shop_id, [i.variant_id for i in infos])
-    state.lock_variants(session, shop_id, [i.variant_id for i in infos])
+    state.lock_or_create_variants(session, shop_id, [i.variant_id for i in infos])
     fetched_at = utcnow()
     for info in infos:
         state.apply_variant_info(session, shop_id, info, fetched_at=fetched_at)
@@ -27,8 +26,7 @@ def store_orders(session: Session, shop_id: int, orders: Iterable[OrderInfo]) ->
     """Open orders as the Admin API reports them (stale ones are dropped as usual)."""
     snaps = [order_from_admin(o) for o in orders]
     variant_ids = set().union(*(s.variant_ids for s in snaps)) if snaps else set()
-    state.ensure_variants(session, shop_id, variant_ids)
-    state.lock_variants(session, shop_id, variant_ids)
+    state.lock_or_create_variants(session, shop_id, variant_ids)
     changed: set[int] = set()
     for snap in snaps:
         changed |= state.apply_order(session, shop_id, snap)
