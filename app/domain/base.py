@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, MetaData
+from sqlalchemy.orm import DeclarativeBase, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -39,6 +39,11 @@ class UtcDateTime(TypeDecorator):
         if isinstance(value, datetime) and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+def shop_fk(**kwargs):
+    """The shop_id column every table carries: one shop's rows are found (and erased) by it."""
+    return mapped_column(BigId, ForeignKey("shops.id", ondelete="CASCADE"), **kwargs)
 
 
 def utcnow() -> datetime:

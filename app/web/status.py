@@ -9,15 +9,14 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, redirect, render_template, request, url_for
-from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
 
 from app.db import unit_of_work
 from app.domain.base import utcnow
 from app.domain.notifications import customer
 from app.domain.notifications.links import StatusLinks
-from app.errors import DomainError, InvalidInput
+from app.errors import InvalidInput
 from app.web.deps import rt, settings
+from app.web.pages import html_errors, link_is_the_credential
 from workers import queues
 
 log = logging.getLogger(__name__)
@@ -55,31 +54,6 @@ def _error_page(message: str, status: int):
     return render_template("status/error.html", message=message, status=status), status
 
 
-@bp.errorhandler(DomainError)
-def domain_error(exc: DomainError):
-    return _error_page(exc.message, exc.status_code)
-
-
-@bp.errorhandler(CSRFError)
-def csrf_error(exc: CSRFError):
-    return _error_page("This page was open for too long. Please reload it and try again.", 400)
-
-
-@bp.errorhandler(HTTPException)
-def http_error(exc: HTTPException):
-    return _error_page(exc.description or exc.name, exc.code or 500)
-
-
-@bp.errorhandler(Exception)
-def unexpected(exc: Exception):
-    log.exception("unhandled error on %s %s", request.method, request.path)
-    return _error_page("Something went wrong on our side. Please try again later.", 500)
-
-
-@bp.after_request
-def private(response):
-    # The link is the credential: keep it out of caches, search engines and Referer headers.
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
+html_errors(bp, _error_page,
+            stale_form="This page was open for too long. Please reload it and try again.")
+link_is_the_credential(bp)

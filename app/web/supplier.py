@@ -8,13 +8,13 @@ enqueue what it asks for. A bad link is a plain 404 page.
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
-from flask_wtf.csrf import CSRFError
 
 from app.db import unit_of_work
 from app.domain.suppliers import portal
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput
 from app.security import LinkSigner
 from app.web.deps import rt
+from app.web.pages import html_errors, link_is_the_credential
 from workers.suppliers import enqueue_followups
 
 bp = Blueprint("supplier", __name__)
@@ -55,23 +55,11 @@ def _page(token: str, **context) -> str:
     return render_template("supplier/po.html", po=view, token=token, **context)
 
 
-@bp.errorhandler(NotFound)
-def not_found(exc: NotFound):
-    return render_template("supplier/error.html", heading="This link does not work",
-                           message=exc.message), 404
+def _error_page(message: str, status: int):
+    heading = "This link does not work" if status == 404 else "Please try again"
+    return render_template("supplier/error.html", heading=heading, message=message), status
 
 
-@bp.errorhandler(CSRFError)
-def stale_form(exc: CSRFError):
-    return render_template("supplier/error.html", heading="Please try again",
-                           message="This page was open for too long. Reload it and send "
-                                   "your changes again."), 400
-
-
-@bp.after_request
-def private(response):
-    # The link is the credential: keep it out of caches, search engines and Referer headers.
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
+html_errors(bp, _error_page, stale_form="This page was open for too long. Reload it and send "
+                                        "your changes again.")
+link_is_the_credential(bp)

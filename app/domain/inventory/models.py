@@ -22,9 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.domain.base import Base, BigId, UtcDateTime, utcnow
-
-ShopFk = lambda: mapped_column(BigId, ForeignKey("shops.id", ondelete="CASCADE"))  # noqa: E731
+from app.domain.base import Base, BigId, UtcDateTime, shop_fk, utcnow
 
 
 class Variant(Base):
@@ -36,7 +34,7 @@ class Variant(Base):
                       Index("ix_variants_push", "shop_id", "push_pending"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    shop_id: Mapped[int] = ShopFk()
+    shop_id: Mapped[int] = shop_fk()
     variant_id: Mapped[int] = mapped_column(BigInteger)
     product_id: Mapped[int | None] = mapped_column(BigInteger)
     inventory_item_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -80,7 +78,7 @@ class InventoryLevel(Base):
     __table_args__ = (UniqueConstraint("shop_id", "inventory_item_id", "location_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    shop_id: Mapped[int] = ShopFk()
+    shop_id: Mapped[int] = shop_fk()
     inventory_item_id: Mapped[int] = mapped_column(BigInteger)
     location_id: Mapped[int] = mapped_column(BigInteger)
     available: Mapped[int] = mapped_column(Integer, default=0)
@@ -94,7 +92,7 @@ class CustomerOrder(Base):
     __table_args__ = (UniqueConstraint("shop_id", "order_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    shop_id: Mapped[int] = ShopFk()
+    shop_id: Mapped[int] = shop_fk()
     order_id: Mapped[int] = mapped_column(BigInteger)
     name: Mapped[str] = mapped_column(String(64), default="")
     email: Mapped[str | None] = mapped_column(String(320))
@@ -117,7 +115,7 @@ class OrderLine(Base):
                             "line_item_id"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    shop_id: Mapped[int] = ShopFk()
+    shop_id: Mapped[int] = shop_fk()
     order_pk: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id", ondelete="CASCADE"),
                                           index=True)
     line_item_id: Mapped[int] = mapped_column(BigInteger)
@@ -153,7 +151,7 @@ class Effect(Base):
     __table_args__ = (Index("ix_effects_shop_created", "shop_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    shop_id: Mapped[int] = ShopFk()
+    shop_id: Mapped[int] = shop_fk()
     variant_id: Mapped[int] = mapped_column(BigInteger)
     line_item_id: Mapped[int | None] = mapped_column(BigInteger)
     order_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
@@ -186,7 +184,7 @@ class VariantOverride(Base):
     __table_args__ = (UniqueConstraint("shop_id", "product_id", "variant_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    shop_id: Mapped[int] = ShopFk()
+    shop_id: Mapped[int] = shop_fk()
     product_id: Mapped[int | None] = mapped_column(BigInteger)
     variant_id: Mapped[int | None] = mapped_column(BigInteger)
     mode: Mapped[str | None] = mapped_column(String(10))

@@ -14,7 +14,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    ForeignKey,
     Index,
     Integer,
     String,
@@ -23,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.domain.base import Base, BigId, UtcDateTime, utcnow
+from app.domain.base import Base, BigId, UtcDateTime, shop_fk, utcnow
 
 
 class Status(StrEnum):
@@ -57,7 +56,7 @@ class Notification(Base):
                       Index("ix_notifications_status", "status", "updated_at"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    shop_id: Mapped[int] = mapped_column(BigId, ForeignKey("shops.id", ondelete="CASCADE"))
+    shop_id: Mapped[int] = shop_fk()
     order_id: Mapped[int] = mapped_column(BigInteger)  # Shopify's order id
     dedup_key: Mapped[str] = mapped_column(String(120))
     channel: Mapped[str] = mapped_column(String(10))
@@ -87,7 +86,7 @@ class SmsConsent(Base):
     __table_args__ = (UniqueConstraint("shop_id", "phone"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    shop_id: Mapped[int] = mapped_column(BigId, ForeignKey("shops.id", ondelete="CASCADE"))
+    shop_id: Mapped[int] = shop_fk()
     phone: Mapped[str] = mapped_column(String(32))  # E.164
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     source: Mapped[str] = mapped_column(String(20), default="")  # inbound keyword or error code

@@ -22,9 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.domain.base import Base, BigId, UtcDateTime, utcnow
-
-ShopFk = lambda: mapped_column(BigId, ForeignKey("shops.id", ondelete="CASCADE"))  # noqa: E731
+from app.domain.base import Base, BigId, UtcDateTime, shop_fk, utcnow
 
 
 class Supplier(Base):
@@ -32,7 +30,7 @@ class Supplier(Base):
     __table_args__ = (UniqueConstraint("shop_id", "name"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    shop_id: Mapped[int] = ShopFk()
+    shop_id: Mapped[int] = shop_fk()
     name: Mapped[str] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(320))
     endpoint_url: Mapped[str | None] = mapped_column(String(1000))  # HTTP channel, if any
@@ -49,7 +47,7 @@ class SupplierItem(Base):
                       Index("ix_supplier_items_sku", "shop_id", "sku"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    shop_id: Mapped[int] = ShopFk()
+    shop_id: Mapped[int] = shop_fk()
     supplier_id: Mapped[int] = mapped_column(BigId, ForeignKey("suppliers.id", ondelete="CASCADE"))
     sku: Mapped[str] = mapped_column(String(255))
     supplier_sku: Mapped[str] = mapped_column(String(255))
@@ -92,7 +90,7 @@ class PurchaseOrder(Base):
                             sqlite_where=text("status = 'DRAFT'")))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    shop_id: Mapped[int] = ShopFk()
+    shop_id: Mapped[int] = shop_fk()
     supplier_id: Mapped[int] = mapped_column(BigId, ForeignKey("suppliers.id", ondelete="CASCADE"))
     number: Mapped[str] = mapped_column(String(32))
     status: Mapped[PoStatus] = mapped_column(
@@ -114,7 +112,7 @@ class PurchaseOrderLine(Base):
     __table_args__ = (Index("ix_po_lines_variant", "shop_id", "variant_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    shop_id: Mapped[int] = ShopFk()
+    shop_id: Mapped[int] = shop_fk()
     po_id: Mapped[int] = mapped_column(BigId, ForeignKey("purchase_orders.id", ondelete="CASCADE"),
                                        index=True)
     variant_id: Mapped[int] = mapped_column(BigInteger)  # Shopify variant id
@@ -141,7 +139,7 @@ class LeadTimeRecord(Base):
                             "received_on"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    shop_id: Mapped[int] = ShopFk()
+    shop_id: Mapped[int] = shop_fk()
     supplier_id: Mapped[int] = mapped_column(BigId, ForeignKey("suppliers.id", ondelete="CASCADE"))
     po_line_id: Mapped[int] = mapped_column(BigId, unique=True)
     promised_days: Mapped[int] = mapped_column(Integer)
@@ -161,7 +159,7 @@ class PoReceipt(Base):
     __table_args__ = (Index("ix_po_receipts_po", "po_id", "push_status"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    shop_id: Mapped[int] = ShopFk()
+    shop_id: Mapped[int] = shop_fk()
     po_id: Mapped[int] = mapped_column(BigId, ForeignKey("purchase_orders.id", ondelete="CASCADE"))
     po_line_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("purchase_order_lines.id", ondelete="CASCADE"))

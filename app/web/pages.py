@@ -1,0 +1,41 @@
+"""What the HTML blueprints share: error pages that never show a trace, and the
+headers of pages reached through a capability link."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from flask import Blueprint, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from app.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+ErrorPage = Callable[[str, int], object]  # (message, status) -> a Flask response
+
+
+def html_errors(bp: Blueprint, page: ErrorPage, *, stale_form: str) -> None:
+    """Answer every error raised in the blueprint with its own error page."""
+    bp.register_error_handler(DomainError, lambda exc: page(exc.message, exc.status_code))
+    bp.register_error_handler(CSRFError, lambda exc: page(stale_form, 400))
+    bp.register_error_handler(
+        HTTPException, lambda exc: page(exc.description or exc.name, exc.code or 500))
+    bp.register_error_handler(Exception, lambda exc: _unexpected(exc, page))
+
+
+def _unexpected(exc: Exception, page: ErrorPage):
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return page("Something went wrong on our side. Please try again later.", 500)
+
+
+def link_is_the_credential(bp: Blueprint) -> None:
+    """Keep pages opened by a signed link out of caches, search engines and Referer headers."""
+    @bp.after_request
+    def private(response):
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Robots-Tag"] = "noindex"
+        return response
