@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXTRAS ?= local,test,browser
 
-.PHONY: install run test test-fast lint services bench test-faults clean
+.PHONY: install run test test-fast lint services browser bench test-faults clean
 
 install: $(VENV)/.installed
 
@@ -24,7 +24,13 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test: install services lint
+# Headless Chromium for the merchant-page tests: Debian's chromium and chromium-driver,
+# driven by Playwright (never Playwright's own browser download).
+browser:
+	command -v chromium >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update && $$SUDO apt-get install -y chromium chromium-driver; }
+
+test: install services lint browser
 	$(BIN)/pytest -q
 
 test-fast: install

@@ -155,6 +155,33 @@ def catalog_import(ctx: _Context, file: str, shop_domain: str) -> None:
     click.echo(f"{file}: {summary}")
 
 
+@shops.command("login-link")
+@click.argument("domain")
+@pass_ctx
+def shops_login_link(ctx: _Context, domain: str) -> None:
+    """Print a one-time link (15 minutes) that logs the shop's merchant in to /app."""
+    from app.demo import dev_settings
+    from app.domain.shops.service import get_shop
+    from app.web.merchant.identity import login_link
+    # Without SECRET_KEY, sign with the key `make run` gave the local service.
+    settings = dev_settings() if ctx.rt.settings.secret_key_generated else ctx.rt.settings
+    with unit_of_work(ctx.rt.sessions) as session:
+        shop = get_shop(session, domain)
+        if not shop.active:
+            raise click.ClickException(f"{shop.domain} has uninstalled the app")
+        click.echo(login_link(settings, shop))
+
+
+@cli.command()
+@click.option("--url", default="http://localhost:8000", show_default=True,
+              help="the running service (`make run`)")
+@click.option("--orders", default=40, show_default=True, help="orders in the flash sale")
+def demo(url: str, orders: int) -> None:
+    """Create a demo shop and play a flash sale against the locally running service."""
+    from app.demo import run_demo
+    run_demo(url, orders=orders, say=click.echo)
+
+
 def main() -> None:
     try:
         cli(standalone_mode=True)

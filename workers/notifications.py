@@ -52,8 +52,11 @@ def dispatch_effects(shop_id: int) -> int:
                                           now=utcnow())
     enqueue_sends(rt.redis, result.queued)
     if result.recheck_at is not None:  # some orders' effects are still settling
+        # The scheduler may start a job up to a second early: never re-ask for the
+        # same moment (same job id), always at least a second from now.
+        at = max(result.recheck_at, utcnow() + timedelta(seconds=1))
         _put(rt.redis, DISPATCH, (shop_id,), f"dispatch-effects-{shop_id}-at-"
-             f"{int(result.recheck_at.timestamp())}", at=result.recheck_at)
+             f"{int(at.timestamp() * 1000)}", at=at)
     return len(result.queued)
 
 
@@ -83,6 +86,7 @@ def send_notification(notification_id: int) -> str:
         enqueue_sends(rt.redis, [Queued(notification_id, claimed.until)])
         return "deferred"
     try:
+        senders(rt.settings)  # built before the slot: the send follows its grant at once
         _wait_for_slot(rt.settings, claimed)
         delivered = _call_provider(rt.settings, claimed)
     except TransientError as exc:
@@ -170,14 +174,8 @@ def senders(settings: Settings):
 def sms_limiter(settings: Settings) -> SendRateLimiter:
     """The per-sender limiter every worker shares through Redis."""
     sender = settings.twilio_messaging_service_sid or settings.twilio_from_number or "console"
-    return SendRateLimiter(_limits_uri(settings.redis_url), per_second=settings.sms_rate_per_second,
-                           key=f"sms-send:{sender}")
-
-
-def _limits_uri(redis_url: str | None) -> str:
-    url = redis_url or "redis://127.0.0.1:6379/0"
-    # `limits` names a Redis socket redis+unix://; the embedded dev Redis is a socket.
-    return "redis+unix://" + url[len("unix://"):] if url.startswith("unix://") else url
+    return SendRateLimiter(settings.redis_url or "redis://127.0.0.1:6379/0",
+                           per_second=settings.sms_rate_per_second, key=f"sms-send:{sender}")
 
 
 def enqueue_sends(redis: Redis, queued: Iterable[Queued], *, replace_dead: bool = False) -> int:

@@ -89,9 +89,8 @@ def test_two_worker_processes_never_send_more_than_the_limit_in_any_one_second_w
     assert {n.status for n in world.notifications()} == {"sent"}  # each exactly once
     # Slots: never more than LIMIT in any one-second window, across both processes.
     assert closest(granted) >= 1.0, f"{LIMIT + 1} slots granted within {closest(granted):.4f}s"
-    # Sends at Twilio follow their slot by 1-6 ms, and that delay varies, so the sends'
-    # windows are checked to that precision (see the report: SendRateLimiter's guard
-    # covers only the first slot a wake-up frees).
-    assert closest(stamps) >= 0.99, f"{LIMIT + 1} sends within {closest(stamps):.4f}s"
+    # Sends follow their grant by a few varying milliseconds; every grant keeps a
+    # guard of GUARD_SECONDS, so the sends too stay at LIMIT in any one second.
+    assert closest(stamps) >= 1.0, f"{LIMIT + 1} sends within {closest(stamps):.4f}s"
     # Keeping up: 12 at 5/s is a burst of 5, 5 more after 1 s, the last 2 after 2 s.
     assert stamps[-1] - stamps[0] < 3.0

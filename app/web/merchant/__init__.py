@@ -1,0 +1,111 @@
+"""The merchant's pages under /app: one parent blueprint that guards its children.
+
+Every child (dashboard, backorders, purchase orders, suppliers, settings)
+inherits the guard: login required, then CSRF on every form, then the views,
+which only ever query and change the logged-in shop's rows. Requests carrying
+a Shopify session token skip the CSRF token: the bearer token is not sent by
+the browser on its own, so a forged form cannot carry it (the cookie session
+is what CSRF protects).
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlparse
+
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+
+from app.errors import Unauthorized
+from app.web import deps
+from app.web.merchant.identity import current_merchant
+from app.web.pages import html_errors
+
+log = logging.getLogger(__name__)
+bp = Blueprint("merchant", __name__, url_prefix="/app")
+
+
+@bp.before_request
+def guard():
+    """Log in first; then the CSRF check (create_app exempts these blueprints for it)."""
+    g.merchant = current_merchant(deps.rt())
+    if g.merchant is None:
+        if request.method != "GET":
+            raise Unauthorized("Please log in again.")
+        here = request.full_path.rstrip("?")
+        if request.args.get("shop"):  # opened from Shopify (app store, admin): install or re-auth
+            return redirect(url_for("auth.install", shop=request.args["shop"], next=request.path))
+        return redirect(url_for("auth.login", next=here))
+    if not g.merchant.embedded:
+        current_app.extensions["csrf"].protect()
+    return None
+
+
+@bp.after_request
+def headers(response):
+    merchant = g.get("merchant")
+    shop_admin = f"https://{merchant.domain}" if merchant and merchant.embedded else None
+    return security_headers(response, frame_ancestors=shop_admin, embedded=bool(shop_admin))
+
+
+def security_headers(response, *, frame_ancestors: str | None = None, embedded: bool = False,
+                     form_targets: tuple[str, ...] = ()):
+    """CSP, framing, sniffing and referrer rules for every page of the merchant and auth pages."""
+    ancestors = f"{frame_ancestors} https://admin.shopify.com" if frame_ancestors else "'none'"
+    scripts = "'self' https://cdn.shopify.com" if embedded else "'self'"
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; script-src {scripts}; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self'; form-action 'self' {' '.join(form_targets)}".rstrip()
+        + f"; base-uri 'none'; object-src 'none'; frame-ancestors {ancestors}")
+    if not frame_ancestors:  # X-Frame-Options cannot name an origin: CSP alone governs embedding
+        response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after login: a path under /app on this site, never another host."""
+    parsed = urlparse(target or "")
+    if parsed.scheme or parsed.netloc or not parsed.path.startswith("/app"):
+        return url_for("merchant.dashboard.index")
+    return target
+
+
+# --- Errors, once for all merchant pages -------------------------------------------------
+
+
+def _error_page(message: str, status: int):
+    return render_template("merchant/error.html", message=message, status=status,
+                           shop=g.get("merchant")), status
+
+
+html_errors(bp, _error_page, stale_form="This form was open too long or came from elsewhere. "
+                                        "Reload the page and try again.")
+
+
+def _api_key() -> str:
+    return deps.settings().shopify_api_key or ""
+
+
+@bp.context_processor
+def embedding():
+    """App Bridge needs the (public) API key on embedded pages."""
+    merchant = g.get("merchant")
+    return {"embedded": bool(merchant and merchant.embedded), "shopify_api_key": _api_key()}
+
+
+# Imported last: the children import this package's helpers.
+from app.web.merchant import (  # noqa: E402
+    backorders,
+    dashboard,
+    purchase_orders,
+    suppliers,
+)
+from app.web.merchant import settings as settings_pages  # noqa: E402
+
+CHILDREN = (dashboard.bp, backorders.bp, purchase_orders.bp, suppliers.bp, settings_pages.bp)
+for _child in CHILDREN:
+    bp.register_blueprint(_child)
+# Blueprints that run the CSRF check themselves, in `guard` (see the module docstring).
+CHECKS_OWN_CSRF = (bp, *CHILDREN)

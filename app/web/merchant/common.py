@@ -1,0 +1,35 @@
+"""Helpers every merchant page uses: the current shop, rendering, redirects, enqueueing."""
+
+from __future__ import annotations
+
+from flask import g, redirect, render_template, url_for
+from werkzeug.datastructures import MultiDict
+
+from app.web.deps import rt
+from app.web.merchant.identity import Merchant, session_token
+from workers.suppliers import enqueue_followups
+
+
+def merchant() -> Merchant:
+    """The logged-in shop (the blueprint's guard has set it before any view runs)."""
+    return g.merchant
+
+
+def page(template: str, code: int = 200, **context):
+    """Render a merchant page with the shop and an empty error map by default."""
+    context.setdefault("errors", {})
+    context.setdefault("form", MultiDict())
+    return render_template(template, shop=merchant(), **context), code
+
+
+def back_to(endpoint: str, **values):
+    """303 to a page after a form; embedded requests keep their session token for it."""
+    token = session_token() if merchant().embedded else None
+    if token:
+        values["id_token"] = token  # valid for about a minute: enough for this redirect
+    return redirect(url_for(endpoint, **values), code=303)
+
+
+def enqueue(followups) -> int:
+    """Enqueue domain intents and engine follow-ups after the commit; returns failures."""
+    return enqueue_followups(rt().redis, followups)

@@ -1,0 +1,23 @@
+"""shopify.app.toml declares what the code asks for: scopes, topics, compliance topics."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from app.domain.intake.topics import COMPLIANCE_TOPICS, SUBSCRIBED_TOPICS
+from app.web.merchant.oauth import SCOPES
+
+CONFIG = tomllib.loads((Path(__file__).resolve().parents[2] / "shopify.app.toml").read_text())
+
+
+def test_the_declared_scopes_are_the_ones_oauth_asks_for():
+    assert CONFIG["access_scopes"]["scopes"].split(",") == list(SCOPES)
+
+
+def test_every_handled_topic_and_the_compliance_topics_are_declared():
+    topics, compliance = CONFIG["webhooks"]["subscriptions"]
+    assert set(topics["topics"]) == set(SUBSCRIBED_TOPICS)
+    assert set(compliance["compliance_topics"]) == set(COMPLIANCE_TOPICS)
+    assert {topics["uri"], compliance["uri"]} == {"https://backorder.example.com/webhooks/shopify"}
+    assert CONFIG["auth"]["redirect_urls"] == ["https://backorder.example.com/auth/callback"]
