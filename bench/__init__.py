@@ -1,0 +1,1 @@
+"""Benchmarks: real servers on loopback, a real load generator (wrk), figures in bench/README.md."""

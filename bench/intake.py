@@ -1,0 +1,244 @@
+"""Webhook intake under load: POST /webhooks/shopify against the bare route of the same server.
+
+Signed orders/create deliveries of the real ~12 KB sample go from wrk on loopback to
+gunicorn (default worker count) with PostgreSQL and Redis behind it. Three measurements:
+
+  (a) throughput at full speed, intake and /bench/bare, and their ratio (target >= 0.50);
+  (b) latency at a fixed 300 requests/s against the intake (target p99 < 50 ms);
+  (c) nothing lost: rows stored (and jobs queued) equal the 2xx answers wrk counted.
+
+    .venv/bin/python -m bench.intake --seconds 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+from sqlalchemy import func, select
+
+from app.db import make_engine, make_session_factory, unit_of_work
+from app.domain.intake.models import EventStatus, WebhookEvent
+from app.domain.shops.service import register_shop
+from app.security import TokenCipher
+from bench.harness import (
+    BenchError,
+    CpuMeter,
+    CpuUse,
+    Load,
+    LoadResult,
+    Server,
+    ensure_wrk,
+    gunicorn,
+    private_services,
+    run_wrk,
+    scratch_dir,
+    signals_as_exit,
+    table,
+)
+from integrations.shopify.webhooks import sign_webhook
+from workers.queues import WEBHOOKS, queue
+
+SAMPLE = (Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "shopify" / "webhooks"
+          / "orders_create.2025-01.json")
+TOPIC = "orders/create"
+SHOP = "bench-shop.myshopify.com"
+THROUGHPUT_TARGET = 0.50
+P99_TARGET_MS = 50.0
+NOISE_CORES = 0.25
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    route: str
+    rate: float  # 0: as fast as possible
+    connections: int
+    counted: bool  # compare stored rows with 2xx answers
+
+
+@dataclass(frozen=True)
+class Outcome:
+    phase: Phase
+    load: LoadResult
+    cpu: CpuUse
+    stored: int | None = None
+    queued: int | None = None
+
+    @property
+    def nothing_lost(self) -> bool:
+        return (not self.phase.counted
+                or (self.load.unanswered == 0 and self.stored == self.load.ok == self.queued))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the three measurements and print the table and the targets; 1 when events were lost."""
+    options = _parse(argv)
+    try:
+        with signals_as_exit():
+            outcomes = _run(options)
+    except BenchError as exc:
+        print(f"intake benchmark failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("intake benchmark interrupted (servers stopped, database dropped)", file=sys.stderr)
+        return 130
+    return _report(outcomes, options)
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.intake", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float,
+                        default=float(os.environ.get("BENCH_SECONDS", "10")),
+                        help="length of each measured phase (default: $BENCH_SECONDS or 10)")
+    parser.add_argument("--rate", type=float, default=300, help="fixed rate of phase (b)")
+    parser.add_argument("--connections", type=int, default=16,
+                        help="wrk connections for the full-speed phases")
+    parser.add_argument("--rate-connections", type=int, default=64,
+                        help="wrk connections for the fixed-rate phase (enough to stay open-loop)")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per route")
+    parser.add_argument("--strict", action="store_true", help="exit 2 when a target is missed")
+    return parser.parse_known_args(argv)[0]  # `python -m bench` passes every module all flags
+
+
+def _phases(options: argparse.Namespace) -> list[Phase]:
+    full = options.connections
+    return [
+        Phase("bare, full speed", "/bench/bare", 0, full, counted=False),
+        Phase("intake, full speed", "/webhooks/shopify", 0, full, counted=True),
+        Phase(f"intake, {options.rate:g} rps", "/webhooks/shopify", options.rate,
+              options.rate_connections, counted=True),
+    ]
+
+
+def _run(options: argparse.Namespace) -> list[Outcome]:
+    wrk = ensure_wrk()
+    body = SAMPLE.read_bytes()
+    api_secret, secret_key = secrets.token_hex(16), secrets.token_urlsafe(32)
+    with scratch_dir() as scratch, private_services() as (database_url, redis_url):
+        _register_shop(database_url, secret_key)
+        env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url,
+               "SHOPIFY_API_SECRET": api_secret, "SECRET_KEY": secret_key,
+               "BACKORDER_BENCH_ROUTES": "true"}
+        script_env = {"BENCH_BODY_FILE": str(SAMPLE), "BENCH_TOPIC": TOPIC, "BENCH_SHOP": SHOP,
+                      "BENCH_HMAC": sign_webhook(body, api_secret)}
+        with gunicorn(env, log_dir=Path(scratch)) as server:
+            print(f"intake benchmark: gunicorn with {server.workers} worker(s), "
+                  f"{options.seconds:g} s per phase, {len(body)}-byte orders/create sample, "
+                  f"{os.cpu_count()} cores", flush=True)
+            with _Runner(wrk, server, options, script_env, database_url, redis_url) as runner:
+                for route in ("/bench/bare", "/webhooks/shopify"):
+                    runner.run(Phase("warm-up", route, 0, options.connections, False),
+                               options.warmup, "warm")
+                return [runner.run(phase, options.seconds, f"p{n}")
+                        for n, phase in enumerate(_phases(options), 1)]
+
+
+def _register_shop(database_url: str, secret_key: str) -> None:
+    """An installed, active shop, so deliveries are stored as pending and enqueued."""
+    engine = make_engine(database_url)
+    try:
+        with unit_of_work(make_session_factory(engine)) as session:
+            register_shop(session, domain=SHOP,
+                          token_ciphertext=TokenCipher(secret_key).encrypt("shpat_bench"))
+    finally:
+        engine.dispose()
+
+
+class _Runner:
+    """Runs phases against one server; counts what each stored and queued, and the CPU used."""
+
+    def __init__(self, wrk: str, server: Server, options: argparse.Namespace,
+                 script_env: dict[str, str], database_url: str, redis_url: str):
+        self._wrk, self._server, self._options = wrk, server, options
+        self._script_env = script_env
+        self._database = database_url.rsplit("/", 1)[1]
+        self._engine = make_engine(database_url)
+        self._redis = redis.Redis.from_url(redis_url)
+
+    def run(self, phase: Phase, seconds: float, prefix: str) -> Outcome:
+        queued_before = self._queued()
+        load = Load(url=self._server.base_url + phase.route, seconds=seconds, rate=phase.rate,
+                    connections=phase.connections, threads=self._options.threads)
+        meter = CpuMeter(self._server.pid, database=self._database)
+        meter.start()
+        result = run_wrk(self._wrk, load, script_env={**self._script_env,
+                                                      "BENCH_ID_PREFIX": prefix})
+        cpu = meter.stop()
+        if not phase.counted:
+            return Outcome(phase, result, cpu)
+        return Outcome(phase, result, cpu, stored=self._stored(prefix),
+                       queued=self._queued() - queued_before)
+
+    def _stored(self, prefix: str) -> int:
+        """Pending rows whose event id carries this phase's prefix."""
+        query = (select(func.count()).select_from(WebhookEvent)
+                 .where(WebhookEvent.event_id.like(f"{prefix}-%"),
+                        WebhookEvent.status == EventStatus.RECEIVED))
+        with self._engine.connect() as conn:
+            return conn.execute(query).scalar_one()
+
+    def _queued(self) -> int:
+        return queue(WEBHOOKS, self._redis).count
+
+    def __enter__(self) -> _Runner:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._engine.dispose()
+        self._redis.close()
+
+
+def _report(outcomes: list[Outcome], options: argparse.Namespace) -> int:
+    """Print the table and one line per target; the exit status main() returns."""
+    bare, full, fixed = outcomes
+    _print_table(outcomes)
+    ratio = full.load.requests_per_s / bare.load.requests_per_s if bare.load.answered else 0.0
+    reached = fixed.load.requests_per_s >= 0.95 * options.rate
+    checks = {
+        "ratio": ratio >= THROUGHPUT_TARGET,
+        "p99": reached and fixed.load.p99_ms < P99_TARGET_MS and fixed.load.errors == 0,
+    }
+    print(f"intake/bare throughput ratio: {ratio:.2f} (target >= {THROUGHPUT_TARGET:.2f})"
+          f"  {_verdict(checks['ratio'])}")
+    note = "" if reached else f", only {fixed.load.requests_per_s:.0f} rps reached"
+    print(f"p99 at {options.rate:g} rps: {fixed.load.p99_ms:.1f} ms "
+          f"(target < {P99_TARGET_MS:g} ms{note}, {fixed.load.errors} errors)"
+          f"  {_verdict(checks['p99'])}")
+    lost = [o for o in outcomes if not o.nothing_lost]
+    print("nothing lost: " + "; ".join(
+        f"{o.phase.name}: {o.stored} stored, {o.queued} queued, {o.load.ok} answered 2xx"
+        for o in outcomes if o.phase.counted) + ("  LOST" if lost else "  ok"))
+    if lost:
+        return 1
+    return 2 if options.strict and not all(checks.values()) else 0
+
+
+def _print_table(outcomes: list[Outcome]) -> None:
+    rows = [[o.phase.name, f"{o.load.requests_per_s:.1f}", f"{o.load.p50_ms:.1f}",
+             f"{o.load.p99_ms:.1f}", o.load.ok, o.load.errors,
+             "-" if o.stored is None else o.stored, "-" if o.queued is None else o.queued,
+             f"{o.cpu.app_ms_per(o.load.answered):.2f}",
+             f"{o.cpu.app:.2f} {o.cpu.servers:.2f} {o.cpu.wrk:.2f} {o.cpu.other:.2f}"]
+            for o in outcomes]
+    print(table(["phase", "req/s", "p50 ms", "p99 ms", "2xx", "errors", "stored", "queued",
+                 "app cpu ms/req", "cores: app db+redis wrk other"], rows))
+    busiest = max(o.cpu.other for o in outcomes)
+    if busiest > NOISE_CORES:
+        print(f"warning: other processes used up to {busiest:.2f} cores during the run; "
+              "the figures are noisy, run again on a quiet machine")
+
+
+def _verdict(passed: bool) -> str:
+    return "ok" if passed else "MISSED"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
