@@ -36,6 +36,10 @@ test: install services lint browser
 test-fast: install
 	$(BIN)/pytest -q -m "not slow and not browser" -x
 
+# Real processes through outages, crashes and vendor failures (tests/faults, about 4 minutes).
+test-faults: install services
+	BACKORDER_FAULTS=1 $(BIN)/pytest -q tests/faults -m slow
+
 bench: install services
 	$(BIN)/python -m bench
 
