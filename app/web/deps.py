@@ -14,3 +14,12 @@ def rt() -> Runtime:
 
 def settings() -> Settings:
     return rt().settings
+
+
+def row_id(raw: str | None) -> int | None:
+    """A database id from a form or query value; None unless it is one (fits a BIGINT)."""
+    try:
+        value = int(raw) if raw is not None else None
+    except ValueError:
+        return None
+    return value if value is not None and 0 < value < 2**63 else None

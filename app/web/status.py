@@ -15,7 +15,7 @@ from app.domain.base import utcnow
 from app.domain.notifications import customer
 from app.domain.notifications.links import StatusLinks
 from app.errors import InvalidInput
-from app.web.deps import rt, settings
+from app.web.deps import row_id, rt, settings
 from app.web.pages import html_errors, link_is_the_credential
 from workers import queues
 
@@ -41,7 +41,7 @@ def page(token: str):
 def cancel(token: str):
     """Cancel one backordered line; the engine's follow-ups are enqueued after commit."""
     shop_id, order_id = _read(token)
-    line_item_id = request.form.get("line_item_id", type=int)
+    line_item_id = row_id(request.form.get("line_item_id"))
     if line_item_id is None:
         raise InvalidInput("Choose the item to cancel.")
     with unit_of_work(rt().sessions) as session:

@@ -14,7 +14,7 @@ from app.db import unit_of_work
 from app.domain.base import utcnow
 from app.domain.notifications import customer, rules
 from app.errors import Forbidden
-from app.web.deps import rt, settings
+from app.web.deps import row_id, rt, settings
 from integrations.twilio.signature import verify_twilio_signature
 from integrations.twilio.sms import OPT_OUT
 
@@ -47,7 +47,7 @@ def status():
 
 
 def _apply_status(session, sid: str, state: str, error_code: str | None) -> None:
-    notification_id = request.args.get("n", type=int)
+    notification_id = row_id(request.args.get("n"))
     customer.record_delivery_status(session, sid=sid, status=state, error_code=error_code,
                                     notification_id=notification_id, now=utcnow())
     if error_code == str(OPT_OUT):  # the carrier says the recipient opted out

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.domain.customers.models import CustomerDataExport
 from app.domain.intake.models import WebhookEvent
 from app.domain.intake.service import HandlerContext
+from app.errors import InvalidInput
 
 REDACTED_PAYLOAD = '{"redacted": true}'
 
@@ -38,15 +39,29 @@ EXPORTERS: list[tuple[str, Exporter]] = []
 
 
 def subject_from(ctx: HandlerContext, orders_key: str) -> Subject:
+    """Whom the request names; InvalidInput when its shape is wrong, so nothing half-applies."""
     customer = ctx.payload.get("customer") or {}
     orders = ctx.payload.get(orders_key) or []
+    if not isinstance(customer, dict):
+        raise InvalidInput("customer must be an object")
+    if not isinstance(orders, list):
+        raise InvalidInput(f"{orders_key} must be a list")
     return Subject(shop_id=ctx.shop.id, customer_id=_int(customer.get("id")),
-                   email=customer.get("email") or None, phone=customer.get("phone") or None,
+                   email=_text(customer, "email"), phone=_text(customer, "phone"),
                    order_ids=tuple(i for i in map(_int, orders) if i is not None))
 
 
+def _text(customer: dict, key: str) -> str | None:
+    value = customer.get(key)
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"customer.{key} must be a string")
+    return value or None
+
+
 def _int(value) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    # Ids beyond BIGINT name nothing we store.
+    ok = isinstance(value, int) and not isinstance(value, bool) and -2**63 <= value < 2**63
+    return value if ok else None
 
 
 def handle_customers_redact(ctx: HandlerContext) -> None:

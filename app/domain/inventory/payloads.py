@@ -56,13 +56,25 @@ class CancelRefund:
     quantity: int
 
 
-def _int(payload: dict, key: str, *, required: bool = True) -> int | None:
+ID_RANGE = range(-2**63, 2**63)  # BIGINT columns
+COUNT_RANGE = range(0, 2**31)    # INTEGER quantity columns
+LEVEL_RANGE = range(-2**31, 2**31)
+
+
+def _int(payload: dict, key: str, *, required: bool = True,
+         bounds: range = ID_RANGE) -> int | None:
     value = payload.get(key)
     if value is None and not required:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(f"{key} must be an integer")
+    if value not in bounds:
+        raise InvalidInput(f"{key} is out of range")
     return value
+
+
+def _count(payload: dict, key: str, *, required: bool = True) -> int | None:
+    return _int(payload, key, required=required, bounds=COUNT_RANGE)
 
 
 def _time(payload: dict, key: str, *, required: bool = True) -> datetime | None:
@@ -107,10 +119,10 @@ def parse_order(payload: dict) -> OrderSnapshot:
 def _parse_line(line) -> LineSnapshot:
     if not isinstance(line, dict):
         raise InvalidInput("each line item must be an object")
-    ordered = _int(line, "quantity")
-    current = _int(line, "current_quantity", required=False)
+    ordered = _count(line, "quantity")
+    current = _count(line, "current_quantity", required=False)
     current = ordered if current is None else current
-    fulfillable = _int(line, "fulfillable_quantity", required=False)
+    fulfillable = _count(line, "fulfillable_quantity", required=False)
     fulfilled = max(0, current - fulfillable) if fulfillable is not None else (
         current if line.get("fulfillment_status") == "fulfilled" else 0)
     return LineSnapshot(line_item_id=_int(line, "id"),
@@ -124,16 +136,14 @@ def parse_refund_cancels(payload: dict) -> tuple[int, datetime, list[CancelRefun
     items = payload.get("refund_line_items") or []
     if not isinstance(items, list):
         raise InvalidInput("refund_line_items must be a list")
-    cancels = [CancelRefund(_int(i, "id"), _int(i, "line_item_id"), _int(i, "quantity"))
+    cancels = [CancelRefund(_int(i, "id"), _int(i, "line_item_id"), _count(i, "quantity"))
                for i in items if isinstance(i, dict) and i.get("restock_type") == "cancel"]
     return _int(payload, "order_id"), _time(payload, "created_at"), cancels
 
 
 def parse_level(payload: dict) -> LevelSnapshot:
     """An inventory_levels/update payload."""
-    available = payload.get("available")
-    if available is not None and (isinstance(available, bool) or not isinstance(available, int)):
-        raise InvalidInput("available must be an integer or null")
+    available = _int(payload, "available", required=False, bounds=LEVEL_RANGE)
     return LevelSnapshot(inventory_item_id=_int(payload, "inventory_item_id"),
                          location_id=_int(payload, "location_id"), available=available,
                          updated_at=_time(payload, "updated_at"))
@@ -159,8 +169,15 @@ def _variant(v: dict, product_id: int, product_title: str) -> VariantInfo:
         # Newer payloads drop inventory_management; the item's `tracked` arrives via
         # inventory_items/update, so only an explicit null-management says untracked.
         tracked=management is not None if "inventory_management" in v else True,
-        inventory_policy=str(v.get("inventory_policy") or "deny").upper(),
+        inventory_policy=_policy(v.get("inventory_policy")),
         product_title=product_title)
+
+
+def _policy(raw) -> str:
+    policy = str(raw or "deny").upper()
+    if policy not in ("DENY", "CONTINUE"):
+        raise InvalidInput("inventory_policy must be \"deny\" or \"continue\"")
+    return policy
 
 
 def order_from_admin(info: OrderInfo) -> OrderSnapshot:

@@ -30,6 +30,7 @@ MAX_TEXT = 255  # Shopify's SKU limit; also fits the database columns
 MAX_EMAIL = 254  # RFC 5321 path limit
 MAX_LEAD_TIME_DAYS = 3650  # beyond ten years a date computed from it is meaningless
 MAX_COUNT = 2**31 - 1  # a PostgreSQL integer
+MAX_UNIT_COST = Decimal(10) ** 10  # NUMERIC(14, 4) keeps 10 digits before the point
 SUMMARY_LIMIT = 50  # problems spelled out in the message; .problems keeps all
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
@@ -112,13 +113,18 @@ def parse_catalog(data: bytes | str) -> list[CatalogRow]:
 
 def _decode(data: bytes | str) -> str:
     if isinstance(data, str):
-        return data.removeprefix("\ufeff")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        message = "the file is not UTF-8 text; save it as \"CSV UTF-8\" and upload it again"
-        raise CatalogError([CatalogProblem(line, None, message)]) from exc
+        text = data.removeprefix("\ufeff")
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            message = "the file is not UTF-8 text; save it as \"CSV UTF-8\" and upload it again"
+            raise CatalogError([CatalogProblem(line, None, message)]) from exc
+    if "\x00" in text:  # no text column can store it, and no spreadsheet writes it
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise CatalogError([CatalogProblem(line, None, "contains a NUL character; not a CSV text file")])
+    return text
 
 
 def _records(reader: Any) -> Iterator[tuple[int, list[str]]]:
@@ -217,7 +223,13 @@ def _email(raw: str) -> str:
 def _unit_cost(raw: str) -> Decimal:
     if not _DECIMAL.fullmatch(raw):
         raise _BadCell("must be a number >= 0 like 12.50 (no currency sign or thousands separator)")
-    return Decimal(raw)
+    value = Decimal(raw)
+    # The column is NUMERIC(14, 4): refuse what it would round or overflow.
+    if value >= MAX_UNIT_COST:
+        raise _BadCell(f"must be less than {MAX_UNIT_COST:,}")
+    if value != value.quantize(Decimal("0.0001")):
+        raise _BadCell("must have at most 4 decimal places")
+    return value
 
 
 def _currency(raw: str) -> str:
