@@ -1,17 +1,21 @@
 """Periodic jobs kept alive by the RQ scheduler: each run schedules the next.
 
-A fixed job id per schedule means several workers starting at once still keep
-one chain, and a chain broken by an outage is restarted by the next worker start.
+Each run has its own job id (the chain's name and its due second), and a Redis
+key names the chain's current link. A run that finishes deletes only itself,
+never its successor; a link that is no longer current (two workers raced to
+start the chain) ends quietly; and every worker's maintenance re-checks the
+chains, so one broken by an outage or a Redis that lost its data starts again
+without a restart.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from redis import Redis
-from rq import Queue
+from rq import Queue, get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
@@ -25,26 +29,38 @@ SCHEDULES: dict[str, tuple[str, int]] = {
     "scan-overdue": ("workers.notifications.scan_overdue", 3600),
     "sweep-notifications": ("workers.notifications.sweep_notifications", 300),
 }
+ALIVE = ("scheduled", "queued", "started", "deferred")
 
 
-def _job_id(name: str) -> str:
-    return f"periodic-{name}"
+def _chain_key(name: str) -> str:
+    return f"backorder:periodic:{name}"
 
 
 def ensure_scheduled(connection: Redis) -> None:
-    """Start every chain that is not already waiting in the scheduler or a queue."""
+    """Start every chain whose current link is not waiting, queued or running."""
     for name, (_, interval) in SCHEDULES.items():
-        try:
-            status = Job.fetch(_job_id(name), connection=connection).get_status()
-        except NoSuchJobError:
-            status = None
-        if status not in ("scheduled", "queued", "started"):
+        if _current_status(connection, name) not in ALIVE:
             _schedule(connection, name, interval)
 
 
-def _schedule(connection: Redis, name: str, delay: int) -> None:
-    Queue(MAINTENANCE, connection=connection).enqueue_in(
-        timedelta(seconds=delay), run_periodic, name, job_id=_job_id(name), result_ttl=0)
+def _current_status(connection: Redis, name: str) -> str | None:
+    current = connection.get(_chain_key(name))
+    if current is None:
+        return None
+    try:
+        return Job.fetch(current.decode(), connection=connection).get_status()
+    except NoSuchJobError:
+        return None
+
+
+def _schedule(connection: Redis, name: str, delay: int, *, after: str | None = None) -> None:
+    due = datetime.now(UTC) + timedelta(seconds=delay)
+    job_id = f"periodic-{name}-{int(due.timestamp())}"
+    if job_id == after:  # a run started early (by hand) must not reuse its own id
+        job_id += "-next"
+    Queue(MAINTENANCE, connection=connection).enqueue_at(
+        due, run_periodic, name, job_id=job_id, result_ttl=0, failure_ttl=86400)
+    connection.set(_chain_key(name), job_id)
 
 
 def run_periodic(name: str) -> None:
@@ -55,4 +71,9 @@ def run_periodic(name: str) -> None:
     try:
         getattr(importlib.import_module(module), func)()
     finally:
-        _schedule(runtime().redis, name, interval)
+        connection = runtime().redis
+        me = get_current_job()
+        current = connection.get(_chain_key(name))
+        # A link another chain replaced (two workers raced at start) ends its own chain.
+        if me is None or current is None or current.decode() == me.id:
+            _schedule(connection, name, interval, after=me.id if me else None)
