@@ -15,6 +15,8 @@ from datetime import timedelta
 from sqlalchemy.exc import OperationalError
 
 from app.db import unit_of_work
+from app.domain import outbox
+from app.domain.base import utcnow
 from app.domain.intake import service as intake
 from app.domain.intake.registry import build_handlers
 from app.errors import TransientError
@@ -52,3 +54,12 @@ def sweep_inbox(older_than_seconds: int = 60) -> int:
     if ids:
         log.info("sweeper re-enqueued %d stored webhooks (%d failed)", len(ids) - failed, failed)
     return len(ids) - failed
+
+
+def sweep_followups(older_than_seconds: int = 120) -> int:
+    """Re-ask for pushes and customer messages whose jobs were lost after their commit."""
+    rt = runtime()
+    with unit_of_work(rt.sessions) as session:
+        owed = outbox.owed_followups(
+            session, effects_before=utcnow() - timedelta(seconds=older_than_seconds))
+    return len(owed) - queues.enqueue_all(rt.redis, owed)

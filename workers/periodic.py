@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 SCHEDULES: dict[str, tuple[str, int]] = {
     "sweep-inbox": ("workers.jobs.sweep_inbox", 60),
+    "sweep-followups": ("workers.jobs.sweep_followups", 60),
     "reconcile-shops": ("workers.shopify.reconcile_all", 86400),
     "scan-overdue": ("workers.notifications.scan_overdue", 3600),
     "sweep-notifications": ("workers.notifications.sweep_notifications", 300),

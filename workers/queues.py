@@ -7,10 +7,12 @@ transaction that wrote the rows has committed.
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
+from rq.job import Job
 
 from app.domain.followups import FollowUp
 
@@ -38,10 +40,12 @@ def _coalesce_key(job_id: str) -> str:
 def enqueue(connection: Redis, followup: FollowUp) -> bool:
     """Put one job on its queue; False (logged) when Redis is unreachable."""
     func, args = followup.func, followup.args
+    marked = False
     try:
         if followup.coalesce:
-            if not connection.set(_coalesce_key(followup.job_id), 1, nx=True, ex=COALESCE_TTL):
-                return True  # one is already waiting and will see this work too
+            if _already_waiting(connection, followup.job_id):
+                return True  # it will see this work too
+            marked = True
             func, args = "workers.queues.run_coalesced", (followup.func, followup.job_id, *args)
         queue(followup.queue, connection).enqueue(
             func, *args, job_id=followup.job_id, retry=DEFAULT_RETRY,
@@ -49,8 +53,22 @@ def enqueue(connection: Redis, followup: FollowUp) -> bool:
     except RedisError as exc:
         log.warning("could not enqueue %s%s: %s (the sweeper will retry)",
                     followup.func, followup.args, exc)
+        if marked:  # a marker without its job would hold back the shop's work
+            with suppress(RedisError):
+                connection.delete(_coalesce_key(followup.job_id))
         return False
     return True
+
+
+def _already_waiting(connection: Redis, job_id: str) -> bool:
+    """Set the marker, or find it set with its job still waiting; a stale one is taken over."""
+    key = _coalesce_key(job_id)
+    if connection.set(key, 1, nx=True, ex=COALESCE_TTL):
+        return False
+    if connection.hget(Job.key_for(job_id), "status") in (b"queued", b"scheduled", b"deferred"):
+        return True
+    connection.set(key, 1, ex=COALESCE_TTL)  # its job is gone or already running
+    return False
 
 
 def run_coalesced(func: str, job_id: str, *args):

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -148,7 +149,12 @@ class Effect(Base):
     """A difference the recompute found: what notifications and reorders act on."""
 
     __tablename__ = "effects"
-    __table_args__ = (Index("ix_effects_shop_created", "shop_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_effects_shop_created", "shop_id", "created_at"),
+        # The follow-up sweeper looks for effects nobody acted on yet, every minute.
+        Index("ix_effects_undispatched", "shop_id", postgresql_where=text("dispatched_at IS NULL"),
+              sqlite_where=text("dispatched_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = shop_fk()
