@@ -79,6 +79,11 @@ def send_notification(notification_id: int) -> str:
     """Send one message at most once; returns what happened (for logs and tests)."""
     rt = runtime()
     with unit_of_work(rt.sessions) as session:
+        channel = sending.due_channel(session, notification_id, now=utcnow())
+    if channel == Channel.SMS:
+        senders(rt.settings)  # built before the slot: the send follows its grant at once
+        _wait_for_slot(rt.settings)  # NoSlot: RQ retries; the row is still pending
+    with unit_of_work(rt.sessions) as session:
         claimed = sending.claim(session, notification_id, now=utcnow())
     if claimed is None:
         return "skipped"
@@ -86,11 +91,9 @@ def send_notification(notification_id: int) -> str:
         enqueue_sends(rt.redis, [Queued(notification_id, claimed.until)])
         return "deferred"
     try:
-        senders(rt.settings)  # built before the slot: the send follows its grant at once
-        _wait_for_slot(rt.settings, claimed)
         delivered = _call_provider(rt.settings, claimed)
     except TransientError as exc:
-        return _release(notification_id, exc, attempted=not isinstance(exc, NoSlot))
+        return _release(notification_id, exc)
     except PermanentError as exc:
         _record_failure(notification_id, exc, opt_out=is_opt_out(exc))
         return "failed"
@@ -106,10 +109,8 @@ class NoSlot(TransientError):
     """No send slot was taken, so the provider was not called: not an attempt."""
 
 
-def _wait_for_slot(settings: Settings, outgoing: Outgoing) -> None:
-    # Right before the call, so sends (not only acquisitions) keep to the rate.
-    if outgoing.channel != Channel.SMS:
-        return
+def _wait_for_slot(settings: Settings) -> None:
+    # Right before the claim and the call, so sends (not only acquisitions) keep to the rate.
     try:
         granted = sms_limiter(settings).acquire(timeout=SLOT_WAIT_SECONDS)
     except TransientError as exc:  # Redis unreachable
@@ -118,9 +119,9 @@ def _wait_for_slot(settings: Settings, outgoing: Outgoing) -> None:
         raise NoSlot("no SMS send slot free yet (rate limit)")
 
 
-def _release(notification_id: int, exc: TransientError, *, attempted: bool) -> str:
+def _release(notification_id: int, exc: TransientError) -> str:
     with unit_of_work(runtime().sessions) as session:
-        retry = sending.release(session, notification_id, exc, attempted=attempted, now=utcnow())
+        retry = sending.release(session, notification_id, exc, now=utcnow())
     if retry:
         raise exc  # RQ retries with backoff
     return "failed"

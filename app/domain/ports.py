@@ -102,6 +102,10 @@ class SmsSender(Protocol):
     def send_sms(self, *, to: str, body: str,
                  status_callback: str | None = None) -> SmsResult: ...
 
+    def find_sent(self, *, to: str, body: str, since: datetime) -> SmsResult | None:
+        """The message with this body sent to `to` since then, if the provider has one."""
+        ...
+
 
 @dataclass(frozen=True)
 class Attachment:

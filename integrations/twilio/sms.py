@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 import requests
@@ -35,6 +36,8 @@ PERMANENT_CODES = frozenset({
     21601,  # To number is not SMS-capable
 })
 TOO_MANY_REQUESTS = 20429
+LOOKUP_LIMIT = 20  # newest first: a retry follows its lost attempt within minutes
+SKEW = timedelta(minutes=2)  # Twilio's dates are whole seconds from another clock
 
 
 class _BaseUrlHttpClient(TwilioHttpClient):
@@ -88,6 +91,19 @@ class TwilioSmsSender:
             raise error from exc
         return SmsResult(sid=message.sid, status=str(message.status))
 
+    def find_sent(self, *, to: str, body: str, since: datetime) -> SmsResult | None:
+        """Look for a message an earlier attempt may have queued (its answer was lost)."""
+        try:
+            recent = self._client.messages.list(to=to, limit=LOOKUP_LIMIT)
+        except (TwilioException, requests.RequestException) as exc:
+            raise map_error(exc, retry_after=_retry_after(self._http.last_headers)) from exc
+        for message in recent:
+            # Twilio may add to the text (opt-out footers, trial prefixes), never remove.
+            if body in (message.body or "") and (message.date_created is None
+                                                 or message.date_created >= since - SKEW):
+                return SmsResult(sid=message.sid, status=str(message.status))
+        return None
+
     def _options(self, status_callback: str | None) -> dict[str, str]:
         # A Messaging Service picks the sender itself, so From is only sent without one.
         options = ({"messaging_service_sid": self._messaging_service_sid}
@@ -101,7 +117,7 @@ def map_error(exc: Exception, *, retry_after: float | None = None) -> Integratio
     """Classify a Twilio or transport failure as transient or permanent."""
     if isinstance(exc, requests.RequestException):
         return TransientError(f"twilio unreachable: {type(exc).__name__}", retry_after=retry_after)
-    status = getattr(exc, "status", None)
+    status = getattr(exc, "status", None) or _page_status(exc)
     code = getattr(exc, "code", None) or status
     message = f"twilio error {code} (HTTP {status}): {_describe(exc)}"
     if code in PERMANENT_CODES:
@@ -110,6 +126,12 @@ def map_error(exc: Exception, *, retry_after: float | None = None) -> Integratio
         return TransientError(message, code=code, retry_after=retry_after)
     # Any other 4xx, and client-side TwilioExceptions without a status, are our fault.
     return PermanentError(message, code=code)
+
+
+def _page_status(exc: Exception) -> int | None:
+    # Listing raises a bare TwilioException("Unable to fetch page", response).
+    response = exc.args[1] if len(getattr(exc, "args", ())) > 1 else None
+    return getattr(response, "status_code", None)
 
 
 def is_opt_out(error: BaseException) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -215,3 +216,31 @@ def test_console_twin_records_and_logs_with_a_twilio_shaped_sid(caplog):
     assert [(sms.sid, sms.to, sms.body) for sms in console.sent] == [
         (result.sid, TO, "Your order ships Friday")]
     assert "Your order ships Friday" in caplog.text
+
+
+def test_find_sent_recognises_a_message_an_earlier_attempt_queued(twilio):
+    page = fixture("message_list_page_200.json")
+    message = page["messages"][0]  # body "testing", created Fri, 24 May 2019 17:44:46
+    twilio.get(MESSAGES_URL, json=page, status=200)
+    since = datetime(2019, 5, 24, 17, 44, 46, 500000, tzinfo=UTC)  # our clock, a bit later
+
+    found = sender().find_sent(to=message["to"], body="testing", since=since)
+
+    assert found is not None and found.sid == message["sid"]
+    assert parse_qs(twilio.calls[0].request.url.split("?", 1)[1])["To"] == [message["to"]]
+
+
+def test_find_sent_ignores_other_texts_and_older_messages(twilio):
+    page = fixture("message_list_page_200.json")
+    twilio.get(MESSAGES_URL, json=page, status=200)
+    to = page["messages"][0]["to"]
+
+    assert sender().find_sent(to=to, body="another text", since=datetime(2019, 1, 1, tzinfo=UTC)) is None
+    assert sender().find_sent(to=to, body="testing", since=datetime(2020, 1, 1, tzinfo=UTC)) is None
+
+
+def test_find_sent_failures_are_classified_like_sends(twilio):
+    twilio.get(MESSAGES_URL, json={"code": 20500, "message": "Internal", "status": 500}, status=500)
+
+    with pytest.raises(TransientError):
+        sender().find_sent(to=TO, body="x", since=datetime(2020, 1, 1, tzinfo=UTC))

@@ -49,6 +49,7 @@ class TwilioApi:
         self.sent: list[dict[str, str]] = []  # forms of the messages Twilio accepted
         self.script: list[tuple[int, dict]] = []  # next answers; empty: 201 queued
         mock.add_callback(responses.POST, MESSAGES_URL, callback=self._answer)
+        mock.add_callback(responses.GET, MESSAGES_URL, callback=self._list)
 
     def fail_next(self, status: int, body: dict) -> None:
         self.script.append((status, body))
@@ -61,6 +62,16 @@ class TwilioApi:
                 "sid": "SM" + uuid.uuid4().hex, "to": form["To"], "body": form["Body"]}
             self.sent.append(form)
         return status, {"Content-Type": "application/json"}, json.dumps(body)
+
+
+    def _list(self, request):
+        """The Messages list page (recorded shape), with what was accepted to that number."""
+        to = parse_qs(request.url.split("?", 1)[1]).get("To", [None])[0]
+        page = twilio_fixture("message_list_page_200.json")
+        page["messages"] = [page["messages"][0] | {"to": f["To"], "body": f["Body"],
+                                                   "date_created": None}
+                            for f in reversed(self.sent) if f["To"] == to]
+        return 200, {"Content-Type": "application/json"}, json.dumps(page)
 
 
 class Mailbox:

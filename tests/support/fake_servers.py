@@ -112,7 +112,8 @@ class _Server(ThreadingHTTPServer):
 
 
 class _HttpFake:
-    """Base: a ThreadingHTTPServer on a free loopback port; subclasses implement `handle`."""
+    """Base: a ThreadingHTTPServer on a free loopback port; subclasses implement `handle`
+    (POST) and, where the vendor has reads, `handle_get`."""
 
     hang_seconds = 12.0  # longer than the service's HTTP timeout (Settings.http_timeout, 10 s)
 
@@ -129,15 +130,18 @@ class _HttpFake:
             def do_POST(self):  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                self._serve(lambda: fake.handle(self.path, self.headers, body))
+
+            def do_GET(self):  # noqa: N802
+                self._serve(lambda: fake.handle_get(self.path, self.headers))
+
+            def _serve(self, answer) -> None:
                 try:
-                    status, headers, payload = fake.handle(self.path, self.headers, body)
+                    status, headers, payload = answer()
                 except Exception:  # a bug in the fake itself: answer, and keep it for the test
                     fake.errors.append(traceback.format_exc())
                     status, headers, payload = 599, {}, b"fake server error"
                 self._answer(status, headers, payload)
-
-            def do_GET(self):  # noqa: N802
-                self._answer(404, {}, b"")
 
             def _answer(self, status, headers, payload: bytes) -> None:
                 try:
@@ -156,6 +160,9 @@ class _HttpFake:
         self._server = _Server(("127.0.0.1", self.port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
                                         name=f"{type(self).__name__}:{self.port}")
+
+    def handle_get(self, path, headers):
+        return 404, {}, b""
 
     def start(self):
         self._thread.start()
@@ -496,6 +503,7 @@ class SmsRecord:
     body: str
     status_callback: str | None
     at: float
+    created: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def notification_id(self) -> int | None:
@@ -532,7 +540,8 @@ class FakeTwilio(_HttpFake):
         return {"TWILIO_ACCOUNT_SID": self.account_sid, "TWILIO_AUTH_TOKEN": self.auth_token,
                 "TWILIO_FROM_NUMBER": self.from_number, "TWILIO_API_URL": self.url}
 
-    def handle(self, path, headers, body):
+    def _refused(self, path, headers):
+        """404 or 401 as Twilio answers them, or None for an authenticated Messages request."""
         expected = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
         if path.split("?", 1)[0] != expected:
             return _json(404, {"code": 20404, "message": "The requested resource was not found",
@@ -540,6 +549,27 @@ class FakeTwilio(_HttpFake):
         credentials = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
         if headers.get("Authorization") != f"Basic {credentials}":
             return _json(401, {"code": 20003, "message": "Authenticate", "status": 401})
+        return None
+
+    def handle_get(self, path, headers):
+        """The Messages list, newest first, filtered by To, one page of PageSize."""
+        refused = self._refused(path, headers)
+        if refused:
+            return refused
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlparse(path).query))
+        size = int(query.get("PageSize", 50))
+        with self._lock:
+            found = [m for m in reversed(self.messages) if m.to == query.get("To", m.to)]
+        uri = path
+        return _json(200, {"messages": [self._resource(m) for m in found[:size]],
+                           "page": 0, "page_size": size, "start": 0, "end": len(found[:size]),
+                           "uri": uri, "first_page_uri": uri, "next_page_uri": None,
+                           "previous_page_uri": None})
+
+    def handle(self, path, headers, body):
+        refused = self._refused(path, headers)
+        if refused:
+            return refused
         form = {k: v[-1] for k, v in urllib.parse.parse_qs(body.decode()).items()}
         if not form.get("To") or not form.get("Body"):
             return _json(400, {"code": 21604, "message": "A 'To' phone number is required.",
@@ -570,7 +600,7 @@ class FakeTwilio(_HttpFake):
         return record
 
     def _resource(self, record: SmsRecord) -> dict:
-        now = datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
+        now = record.created.strftime("%a, %d %b %Y %H:%M:%S +0000")
         return {"sid": record.sid, "account_sid": self.account_sid, "to": record.to,
                 "from": record.sender, "body": record.body, "status": "queued",
                 "num_segments": "1", "direction": "outbound-api", "api_version": "2010-04-01",

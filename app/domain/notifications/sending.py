@@ -41,6 +41,9 @@ class Outgoing:
     subject: str
     body: str
     html: str | None
+    # Set on a retry after the provider was called: that call may have been accepted
+    # with its answer lost, so look for the message before sending it again.
+    check_sent_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -74,16 +77,33 @@ def claim(session: Session, notification_id: int, *, now: datetime) -> Outgoing 
         row.status, row.last_error, row.updated_at = Status.SUPPRESSED, "opted out", now
         return None
     row.status, row.updated_at = Status.SENDING, now
+    since = rules.as_utc(row.created_at) if row.attempts and row.channel == Channel.SMS else None
     return Outgoing(row.id, row.shop_id, row.channel, row.recipient, row.subject, row.body,
-                    row.html)
+                    row.html, check_sent_since=since)
+
+
+def due_channel(session: Session, notification_id: int, *, now: datetime) -> str | None:
+    """The channel of a message due now, read without claiming it (None: nothing due).
+
+    An SMS job waits for its send slot before it claims the row, so a worker dying
+    while it waits leaves the message pending, surely not sent, for the retry.
+    """
+    row = session.get(Notification, notification_id)
+    if row is None or row.status not in (Status.PENDING, Status.SCHEDULED):
+        return None
+    if row.send_after is not None and rules.as_utc(row.send_after) > now:
+        return None
+    return row.channel
 
 
 def deliver(outgoing: Outgoing, *, sms: SmsSender, email: EmailSender,
             status_callback: str | None, message_id: str | None) -> Delivered:
     """Hand the message to its provider; raises TransientError or PermanentError."""
     if outgoing.channel == Channel.SMS:
-        result = sms.send_sms(to=outgoing.recipient, body=outgoing.body,
-                              status_callback=status_callback)
+        found = outgoing.check_sent_since and sms.find_sent(
+            to=outgoing.recipient, body=outgoing.body, since=outgoing.check_sent_since)
+        result = found or sms.send_sms(to=outgoing.recipient, body=outgoing.body,
+                                       status_callback=status_callback)
         return Delivered(result.sid, result.status)
     email.send_email(Email(to=outgoing.recipient, subject=outgoing.subject, text=outgoing.body,
                            html=outgoing.html, message_id=message_id))
@@ -106,15 +126,13 @@ def record_sent(session: Session, notification_id: int, delivered: Delivered, *,
 
 
 def release(session: Session, notification_id: int, error: TransientError, *,
-            attempted: bool, now: datetime) -> bool:
-    """Back to "pending" so a retry can send it; False when attempts are used up (now failed).
-
-    `attempted`: the provider was called (a wait for a rate-limit slot is not an attempt).
-    """
+            now: datetime) -> bool:
+    """After a provider call failed for now: back to "pending" so a retry can send it;
+    False when attempts are used up (now failed)."""
     row = session.get(Notification, notification_id, with_for_update=True)
     if row is None or row.status != Status.SENDING:
         return False
-    row.attempts += 1 if attempted else 0
+    row.attempts += 1
     if row.attempts >= MAX_ATTEMPTS:
         _fail(row, _code(error), f"gave up after {row.attempts} attempts: {error}", now)
         return False
