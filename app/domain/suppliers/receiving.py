@@ -240,9 +240,9 @@ def record_receipt_failure(session: Session, receipt_id: int, error: str, *,
     """After a failed push: PENDING (retry), FAILED (needs the merchant) or UNKNOWN."""
     receipt = session.get(PoReceipt, receipt_id, with_for_update=True)
     if receipt is not None and receipt.push_status == PUSHING:
+        # echo_pending stays: the merchant may well add these units by hand in Shopify,
+        # and that rise is this receipt, not a second delivery.
         receipt.push_status, receipt.last_error = outcome, error[:2000]
-        if outcome == FAILED:  # surely not applied: Shopify will report no such rise
-            receipt.echo_pending = 0
 
 
 def resolve_receipt_push(session: Session, shop_id: int, receipt_id: int, *,
