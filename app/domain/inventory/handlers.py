@@ -12,6 +12,7 @@ from app.domain.intake.service import HandlerContext
 from app.domain.inventory import payloads, state
 from app.domain.inventory.models import CustomerOrder, OrderLine, Variant
 from app.domain.inventory.service import recompute_variants
+from app.domain.suppliers.shopify_receipts import lock_open_purchase_orders
 
 
 def _recompute(ctx: HandlerContext, variant_ids) -> None:
@@ -42,6 +43,8 @@ def handle_inventory_level(ctx: HandlerContext) -> None:
     """inventory_levels/update: the newest `available` at one location."""
     snap = payloads.parse_level(ctx.payload)
     variant_ids = state.variants_of_item(ctx.session, ctx.shop.id, snap.inventory_item_id)
+    # A rise may receive PO lines: their POs are locked first, as every PO use case does.
+    lock_open_purchase_orders(ctx.session, ctx.shop.id, variant_ids)
     state.lock_variants(ctx.session, ctx.shop.id, variant_ids)
     _recompute(ctx, state.apply_level(ctx.session, ctx.shop.id, snap))
 

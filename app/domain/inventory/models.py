@@ -84,6 +84,9 @@ class InventoryLevel(Base):
     location_id: Mapped[int] = mapped_column(BigInteger)
     available: Mapped[int] = mapped_column(Integer, default=0)
     source_updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Units the app added to `available` itself (a PO received on its page) since
+    # Shopify's snapshot: `available - local_added` is what Shopify last reported.
+    local_added: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class CustomerOrder(Base):

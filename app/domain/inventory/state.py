@@ -143,7 +143,11 @@ def apply_refund(session: Session, shop_id: int, order_id: int,
 
 
 def apply_level(session: Session, shop_id: int, snap: LevelSnapshot) -> set[int]:
-    """Store `available` at a location unless a newer value is stored; None is ignored."""
+    """Store `available` at a location unless a newer value is stored; None is ignored.
+
+    A rise over the previous snapshot may be a delivery counted in Shopify admin:
+    it is matched to the item's open PO lines (suppliers/shopify_receipts.py).
+    """
     if snap.available is None:
         return set()
     level = session.scalar(select(InventoryLevel).where(
@@ -151,12 +155,23 @@ def apply_level(session: Session, shop_id: int, snap: LevelSnapshot) -> set[int]
         InventoryLevel.location_id == snap.location_id).with_for_update())
     if level is None:
         level = InventoryLevel(shop_id=shop_id, inventory_item_id=snap.inventory_item_id,
-                               location_id=snap.location_id)
+                               location_id=snap.location_id, available=0, local_added=0)
         session.add(level)
     elif not newer(level.source_updated_at, snap.updated_at):
         return set()
+    since, shopify_before = level.source_updated_at, level.available - level.local_added
     level.available, level.source_updated_at = snap.available, snap.updated_at
+    level.local_added = 0  # Shopify's own count from here on
+    if since is not None and snap.available > shopify_before:
+        _match_receipts(session, shop_id, snap, since, snap.available - shopify_before)
     return variants_of_item(session, shop_id, snap.inventory_item_id)
+
+
+def _match_receipts(session: Session, shop_id: int, snap: LevelSnapshot, since, units: int):
+    # Imported here: the suppliers package imports this module (variant locks).
+    from app.domain.suppliers.shopify_receipts import StockRise, match_stock_rise
+    match_stock_rise(session, StockRise(shop_id, snap.inventory_item_id, snap.location_id,
+                                        since, snap.updated_at, units))
 
 
 def variants_of_item(session: Session, shop_id: int, inventory_item_id: int) -> set[int]:

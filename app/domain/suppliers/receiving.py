@@ -11,7 +11,10 @@ before the call, `record_receipt_pushed` commits "pushed" after. A failure
 that surely changed nothing goes back to "pending" (retried); one that may
 have applied the delta (a timeout, a 5xx) becomes "unknown" for the merchant
 to settle with `resolve_receipt_push`, since adding it twice would be stock
-that does not exist. Shopify's own inventory webhook then confirms the level.
+that does not exist. Shopify's own inventory webhook then confirms the level;
+each receipt's `echo_pending` says how many of its units that webhook will
+still bring back, so they are not taken for a second delivery
+(shopify_receipts.py matches stock received directly in Shopify).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.domain.base import utcnow
 from app.domain.inventory.models import InventoryLevel, ShopSettings, Variant
+from app.domain.inventory.state import lock_variants
 from app.domain.suppliers.models import (
     LeadTimeRecord,
     PoReceipt,
@@ -37,6 +41,7 @@ from app.errors import Conflict, InvalidInput, NotFound
 
 RECEIVABLE = (PoStatus.SENDING, PoStatus.SENT, PoStatus.CONFIRMED, PoStatus.PARTIALLY_RECEIVED)
 PENDING, PUSHING, PUSHED, FAILED, UNKNOWN = "pending", "pushing", "pushed", "failed", "unknown"
+IN_SHOPIFY = "in_shopify"  # received directly in Shopify: nothing to push
 IN_FLIGHT = timedelta(minutes=5)  # longer than the Admin client's timeouts and retries
 
 
@@ -47,18 +52,35 @@ def receive_purchase_order(session: Session, po_id: int, quantities: Mapping[int
     now = now or utcnow()
     po = _locked_po(session, po_id, shop_id)
     wanted = _validate(po, quantities)
+    # Variants before stock levels, the order the inventory webhook handler keeps.
+    lock_variants(session, po.shop_id, [line.variant_id for line in po.lines])
     variants = _variants(session, po)
     for line in po.lines:
         if wanted.get(line.id):
             variant = variants.get(line.variant_id)
             location = _location(session, po.shop_id, variant, location_id)
-            _receive_line(session, po, line, wanted[line.id], variant, location, now)
+            _add_receipt(session, po, line, wanted[line.id], variant, location, now)
+    touched = apply_received(session, po, wanted, now=now)
+    return [*recompute(session, po.shop_id, touched), PushReceipts(po.id)]
+
+
+def apply_received(session: Session, po: PurchaseOrder, quantities: Mapping[int, int], *,
+                   now: datetime) -> list[int]:
+    """Count received units on the PO's lines (lead times, PO status); returns variant ids.
+
+    The one place received quantities land, whether the merchant counted them on
+    the PO page or Shopify's stock rose (shopify_receipts.py). Quantities are
+    already checked against what each line still expects.
+    """
+    for line in po.lines:
+        if quantities.get(line.id):
+            line.received_quantity += quantities[line.id]
+            _record_lead_time(session, po, line, now)
     done = all(line.received_quantity >= line.quantity for line in po.lines)
     po.status = PoStatus.RECEIVED if done else PoStatus.PARTIALLY_RECEIVED
     po.sent_at = po.sent_at or po.dispatch_started_at or now  # goods arrived: it was sent
     session.flush()
-    touched = [line.variant_id for line in po.lines if wanted.get(line.id)]
-    return [*recompute(session, po.shop_id, touched), PushReceipts(po.id)]
+    return [line.variant_id for line in po.lines if quantities.get(line.id)]
 
 
 def _locked_po(session: Session, po_id: int, shop_id: int | None) -> PurchaseOrder:
@@ -111,19 +133,21 @@ def _location(session: Session, shop_id: int, variant: Variant | None,
     return session.scalar(query.order_by(InventoryLevel.location_id).limit(1))
 
 
-def _receive_line(session: Session, po: PurchaseOrder, line: PurchaseOrderLine, quantity: int,
-                  variant: Variant | None, location_id: int | None, now: datetime) -> None:
-    line.received_quantity += quantity
+def _add_receipt(session: Session, po: PurchaseOrder, line: PurchaseOrderLine, quantity: int,
+                 variant: Variant | None, location_id: int | None, now: datetime) -> None:
+    """A receipt Shopify still needs; the local level rises now, the push comes after commit."""
     item_id = variant.inventory_item_id if variant is not None else None
     pushable = item_id is not None and location_id is not None
+    # Once pushed, Shopify reports these units back in its next stock snapshot: that
+    # rise is expected (echo_pending) and must not be matched to the PO a second time.
     session.add(PoReceipt(
         shop_id=po.shop_id, po_id=po.id, po_line_id=line.id, variant_id=line.variant_id,
         inventory_item_id=item_id, location_id=location_id, quantity=quantity, received_at=now,
         push_status=PENDING if pushable else FAILED, push_attempts=0,
+        echo_pending=quantity if pushable else 0,
         last_error=None if pushable else "no inventory item or location to add the units to"))
     if pushable:
         _raise_local_level(session, po.shop_id, item_id, location_id, quantity)
-    _record_lead_time(session, po, line, now)
 
 
 def _raise_local_level(session: Session, shop_id: int, item_id: int, location_id: int,
@@ -135,9 +159,10 @@ def _raise_local_level(session: Session, shop_id: int, item_id: int, location_id
         InventoryLevel.location_id == location_id).with_for_update())
     if level is None:
         level = InventoryLevel(shop_id=shop_id, inventory_item_id=item_id,
-                               location_id=location_id, available=0)
+                               location_id=location_id, available=0, local_added=0)
         session.add(level)
     level.available += quantity
+    level.local_added += quantity  # not Shopify's count yet: the next snapshot replaces it
 
 
 def _record_lead_time(session: Session, po: PurchaseOrder, line: PurchaseOrderLine,
@@ -215,6 +240,8 @@ def record_receipt_failure(session: Session, receipt_id: int, error: str, *,
     """After a failed push: PENDING (retry), FAILED (needs the merchant) or UNKNOWN."""
     receipt = session.get(PoReceipt, receipt_id, with_for_update=True)
     if receipt is not None and receipt.push_status == PUSHING:
+        # echo_pending stays: the merchant may well add these units by hand in Shopify,
+        # and that rise is this receipt, not a second delivery.
         receipt.push_status, receipt.last_error = outcome, error[:2000]
 
 
@@ -229,5 +256,5 @@ def resolve_receipt_push(session: Session, shop_id: int, receipt_id: int, *,
     if applied:
         receipt.push_status, receipt.pushed_at = PUSHED, utcnow()
         return []
-    receipt.push_status = PENDING
+    receipt.push_status, receipt.echo_pending = PENDING, receipt.quantity
     return [PushReceipts(receipt.po_id)]
