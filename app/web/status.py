@@ -24,6 +24,12 @@ log = logging.getLogger(__name__)
 bp = Blueprint("status", __name__)
 
 
+def _id(name: str) -> int | None:
+    """A Shopify id from the form; None unless it fits the database's BIGINT (no 500s)."""
+    value = request.form.get(name, type=int)
+    return value if value is not None and 0 < value < 2**63 else None
+
+
 def _read(token: str) -> tuple[int, int]:
     return StatusLinks(settings().secret_key, settings().public_url).read(token)
 
@@ -43,7 +49,7 @@ def page(token: str):
 def cancel(token: str):
     """Cancel one backordered line; the engine's follow-ups are enqueued after commit."""
     shop_id, order_id = _read(token)
-    line_item_id = request.form.get("line_item_id", type=int)
+    line_item_id = _id("line_item_id")
     if line_item_id is None:
         raise InvalidInput("Choose the item to cancel.")
     with unit_of_work(rt().sessions) as session:
@@ -56,8 +62,7 @@ def cancel(token: str):
 def switch(token: str):
     """Ask for an in-stock alternative to a backordered line; a repeated click adds nothing."""
     shop_id, order_id = _read(token)
-    line_item_id = request.form.get("line_item_id", type=int)
-    variant_id = request.form.get("variant_id", type=int)
+    line_item_id, variant_id = _id("line_item_id"), _id("variant_id")
     if line_item_id is None or variant_id is None:
         raise InvalidInput("Choose the item and its alternative.")
     with unit_of_work(rt().sessions) as session:

@@ -100,3 +100,11 @@ def test_the_merchant_cannot_link_another_shops_variant_or_a_variant_to_itself(w
             with pytest.raises(InvalidInput) as caught:
                 alternatives.link(session, world.shop_id, form)
             assert field in caught.value.field_errors
+
+
+def test_a_switch_with_ids_out_of_range_gets_a_clear_400_not_a_500(world, mapp, shirts):
+    client = mapp.test_client()
+    csrf = csrf_from(client.get(shirts).get_data(as_text=True))
+
+    for line_id, variant_id in ((2**63, 601), (11, 2**63), (-1, 601), (11, 0)):
+        assert switch(client, shirts, line_id, variant_id, csrf=csrf).status_code == 400
