@@ -33,6 +33,7 @@ from app.errors import PermanentError, TransientError
 from integrations import factory
 from integrations.ratelimit import SendRateLimiter
 from integrations.twilio.sms import is_opt_out
+from workers import customer_options
 from workers.context import runtime
 from workers.queues import DEFAULT_RETRY, NOTIFY
 
@@ -70,6 +71,8 @@ def scan_overdue() -> int:
         with unit_of_work(rt.sessions) as session:
             found = service.queue_delay_notices(session, shop_id, links=links(rt.settings),
                                                 now=utcnow())
+        # Goodwill codes the notices carry are created beside them (and retried here hourly).
+        customer_options.enqueue_pending_discounts(shop_id)
         enqueue_sends(rt.redis, found)
         queued += len(found)
     return queued

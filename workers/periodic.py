@@ -29,6 +29,7 @@ SCHEDULES: dict[str, tuple[str, int]] = {
     "reconcile-shops": ("workers.shopify.reconcile_all", 86400),
     "scan-overdue": ("workers.notifications.scan_overdue", 3600),
     "sweep-notifications": ("workers.notifications.sweep_notifications", 300),
+    "sweep-order-edits": ("workers.customer_options.sweep_order_edits", 300),
 }
 ALIVE = ("scheduled", "queued", "started", "deferred")
 

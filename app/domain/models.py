@@ -1,6 +1,12 @@
 """Imports every model so the metadata (Alembic, erase_shop) sees all tables."""
 
 from app.domain.base import Base  # noqa: F401
+from app.domain.customer_options.models import (  # noqa: F401
+                                                Alternative,
+                                                LineCancellation,
+                                                OrderDiscount,
+                                                SwitchRequest,
+)
 from app.domain.customers.models import CustomerDataExport  # noqa: F401
 from app.domain.intake.models import WebhookEvent  # noqa: F401
 from app.domain.inventory.models import (  # noqa: F401

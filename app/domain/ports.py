@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Protocol
 
 # --- Shopify Admin ---------------------------------------------------------
@@ -70,6 +71,18 @@ class VariantMetafields:
     eta: date | None
 
 
+@dataclass(frozen=True)
+class DiscountCodeSpec:
+    """A single-use code for one customer; exactly one of percentage and amount is set."""
+
+    code: str
+    title: str
+    starts_at: datetime
+    percentage: Decimal | None = None  # 10 means 10 % off
+    amount: Decimal | None = None  # off the order, in the shop's currency
+    customer_id: int | None = None  # None: whoever holds the code
+
+
 class ShopifyAdmin(Protocol):
     """What the service asks of one shop's Admin API (GraphQL only)."""
 
@@ -88,6 +101,15 @@ class ShopifyAdmin(Protocol):
 
     def adjust_inventory(self, *, inventory_item_id: int, location_id: int,
                          delta: int, reference: str) -> None: ...
+
+    def set_line_item_quantity(self, *, order_id: int, line_item_id: int, quantity: int,
+                               staff_note: str) -> bool:
+        """Edit the order so the line holds `quantity` (never more than now); False if it did."""
+        ...
+
+    def create_discount_code(self, spec: DiscountCodeSpec) -> int | None:
+        """Create the code; its id, or None when a code of that name exists already."""
+        ...
 
 
 # --- Messages --------------------------------------------------------------

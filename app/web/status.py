@@ -1,7 +1,8 @@
 """The customer's status page, reached from the signed link in every message.
 
 A bad, tampered or expired link gets a plain page that says so (404), never a
-stack trace. Cancelling a line is a POST form protected by CSRF.
+stack trace. Cancelling a line and asking to switch it to an in-stock alternative
+are POST forms protected by CSRF.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def page(token: str):
     with unit_of_work(rt().sessions) as session:
         view = customer.status_page(session, shop_id, order_id)
     return render_template("status/page.html", view=view, token=token,
-                           cancelled=request.args.get("cancelled") == "1")
+                           cancelled=request.args.get("cancelled") == "1",
+                           switched=request.args.get("switched") == "1")
 
 
 @bp.post("/status/<token>/cancel")
@@ -48,6 +50,20 @@ def cancel(token: str):
         followups = customer.cancel_line(session, shop_id, order_id, line_item_id, now=utcnow())
     queues.enqueue_all(rt().redis, followups)
     return redirect(url_for("status.page", token=token, cancelled="1"), code=303)
+
+
+@bp.post("/status/<token>/switch")
+def switch(token: str):
+    """Ask for an in-stock alternative to a backordered line; a repeated click adds nothing."""
+    shop_id, order_id = _read(token)
+    line_item_id = row_id(request.form.get("line_item_id"))
+    variant_id = row_id(request.form.get("variant_id"))
+    if line_item_id is None or variant_id is None:
+        raise InvalidInput("Choose the item and its alternative.")
+    with unit_of_work(rt().sessions) as session:
+        customer.request_switch(session, shop_id, order_id, line_item_id, variant_id,
+                                now=utcnow())
+    return redirect(url_for("status.page", token=token, switched="1"), code=303)
 
 
 def _error_page(message: str, status: int):

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from app.config import Settings
 from app.domain.ports import (
+    DiscountCodeSpec,
     InventoryLevelInfo,
     OrderInfo,
     OrderLineInfo,
@@ -24,6 +25,7 @@ from app.domain.ports import (
     VariantPolicyChange,
 )
 from app.errors import PermanentError
+from integrations.shopify import customer_options
 from integrations.shopify import documents as docs
 from integrations.shopify.graphql import GraphQLClient
 
@@ -111,6 +113,17 @@ class GraphQLShopifyAdmin:
         self._mutate(docs.INVENTORY_ADJUST_QUANTITIES, "inventoryAdjustQuantities",
                      {"changes": [change], "reference": _reference_uri(reference)},
                      idempotent=False)
+
+    def set_line_item_quantity(self, *, order_id: int, line_item_id: int, quantity: int,
+                               staff_note: str) -> bool:
+        """Order editing: the line keeps `quantity` units (see customer_options.py)."""
+        return customer_options.set_line_item_quantity(
+            self._client, gid, order_id=order_id, line_item_id=line_item_id, quantity=quantity,
+            staff_note=staff_note)
+
+    def create_discount_code(self, spec: DiscountCodeSpec) -> int | None:
+        """A single-use goodwill code (see customer_options.py)."""
+        return customer_options.create_discount_code(self._client, gid, spec)
 
     def _mutate(self, document: str, root: str, variables: dict, *,
                 idempotent: bool = True) -> dict:

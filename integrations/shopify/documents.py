@@ -168,6 +168,51 @@ query BackorderOrderLineItems($id: ID!, $first: Int!, $after: String) {
 }
 """ + _LINE_ITEM_FIELDS
 
+# Order editing: begin (the calculated order and its line items), set one line's
+# quantity (restocking what is removed: Shopify committed those units at checkout),
+# commit without notifying the customer (our own message tells them).
+ORDER_EDIT_BEGIN = """
+mutation BackorderOrderEditBegin($id: ID!, $lines: Int!) {
+  orderEditBegin(id: $id) {
+    calculatedOrder {
+      id
+      lineItems(first: $lines) {
+        nodes { id quantity variant { id } }
+        pageInfo { hasNextPage }
+      }
+    }
+    userErrors { field message }
+  }
+}
+"""
+
+ORDER_EDIT_SET_QUANTITY = """
+mutation BackorderOrderEditSetQuantity($id: ID!, $lineItemId: ID!, $quantity: Int!) {
+  orderEditSetQuantity(id: $id, lineItemId: $lineItemId, quantity: $quantity, restock: true) {
+    calculatedLineItem { id quantity }
+    userErrors { field message }
+  }
+}
+"""
+
+ORDER_EDIT_COMMIT = """
+mutation BackorderOrderEditCommit($id: ID!, $staffNote: String) {
+  orderEditCommit(id: $id, notifyCustomer: false, staffNote: $staffNote) {
+    order { id }
+    userErrors { field message }
+  }
+}
+"""
+
+DISCOUNT_CODE_BASIC_CREATE = """
+mutation BackorderCreateDiscountCode($discount: DiscountCodeBasicInput!) {
+  discountCodeBasicCreate(basicCodeDiscount: $discount) {
+    codeDiscountNode { id }
+    userErrors { field message code }
+  }
+}
+"""
+
 ALL_DOCUMENTS: tuple[str, ...] = (
     PRODUCT_VARIANTS_BULK_UPDATE,
     METAFIELDS_SET,
@@ -179,6 +224,10 @@ ALL_DOCUMENTS: tuple[str, ...] = (
     INVENTORY_LEVELS_QUERY,
     OPEN_ORDERS_QUERY,
     ORDER_LINE_ITEMS_QUERY,
+    ORDER_EDIT_BEGIN,
+    ORDER_EDIT_SET_QUANTITY,
+    ORDER_EDIT_COMMIT,
+    DISCOUNT_CODE_BASIC_CREATE,
 )
 
 DOCUMENT_NAMES: dict[str, str] = {

@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from app.domain.ports import (
+    DiscountCodeSpec,
     InventoryLevelInfo,
     OrderInfo,
     OrderLineInfo,
@@ -38,6 +39,8 @@ class FakeShopifyAdmin:
         self.webhooks: dict[str, str] = {}  # topic -> callback URL
         self.adjustments: list[tuple[int, int, int, str]] = []
         self.calls: list[tuple[str, tuple]] = []
+        self.order_edits: list[tuple[int, int, int, str]] = []  # committed edits
+        self.discounts: dict[str, DiscountCodeSpec] = {}  # code -> what was created
         self._failures: list[BaseException] = []
 
     # --- seeding and switches ------------------------------------------------
@@ -140,6 +143,29 @@ class FakeShopifyAdmin:
                        if lv.location_id == location_id else lv for lv in variant.levels)
         self.variants[variant.variant_id] = replace(variant, levels=levels)
         self.adjustments.append((inventory_item_id, location_id, delta, reference))
+
+    def set_line_item_quantity(self, *, order_id: int, line_item_id: int, quantity: int,
+                               staff_note: str) -> bool:
+        self._record("set_line_item_quantity", order_id, line_item_id, quantity, staff_note)
+        order = self.orders.get(order_id)
+        if order is None:
+            raise PermanentError(f"orderEditBegin rejected: order {order_id} does not exist")
+        line = next((x for x in order.lines if x.line_id == line_item_id), None)
+        if line is None or line.quantity <= quantity:
+            return False  # like the adapter: never adds units back
+        if quantity < line.fulfilled_quantity:
+            raise PermanentError("orderEditSetQuantity rejected: below the fulfilled quantity")
+        lines = tuple(replace(x, quantity=quantity) if x is line else x for x in order.lines)
+        self.orders[order_id] = replace(order, lines=lines)
+        self.order_edits.append((order_id, line_item_id, quantity, staff_note))
+        return True
+
+    def create_discount_code(self, spec: DiscountCodeSpec) -> int | None:
+        self._record("create_discount_code", spec)
+        if spec.code in self.discounts:
+            return None  # Shopify answers TAKEN; the adapter reports an existing code
+        self.discounts[spec.code] = spec
+        return len(self.discounts)
 
     # --- helpers ---------------------------------------------------------------
 

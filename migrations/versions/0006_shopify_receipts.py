@@ -1,7 +1,7 @@
 """stock received directly in Shopify: echo and local-added counts
 
 Revision ID: 0006_shopify_receipts
-Revises: 0005_merge
+Revises: 0006_outbox_index
 Create Date: 2026-11-26 09:00:00.000000
 
 Expand only: two counters with a server default of 0 (the previous release
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0006_shopify_receipts'
-down_revision = '0005_merge'
+down_revision = '0006_outbox_index'
 branch_labels = None
 depends_on = None
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import graphql
@@ -18,7 +19,7 @@ import pytest
 import responses
 from graphql.execution.values import get_variable_values
 
-from app.domain.ports import VariantMetafields, VariantPolicyChange
+from app.domain.ports import DiscountCodeSpec, VariantMetafields, VariantPolicyChange
 from integrations.shopify import documents
 from integrations.shopify.admin import GraphQLShopifyAdmin
 from integrations.shopify.graphql import GraphQLClient
@@ -92,6 +93,16 @@ CANNED = {
     "BackorderInventoryLevels": {"inventoryItem": {"inventoryLevels": _levels(PAGE_END)}},
     "BackorderOpenOrders": {"orders": {"nodes": [_order()], "pageInfo": PAGE_END}},
     "BackorderOrderLineItems": {"order": {"lineItems": _lines(PAGE_END)}},
+    "BackorderOrderEditBegin": {"orderEditBegin": {"userErrors": [], "calculatedOrder": {
+        "id": "gid://shopify/CalculatedOrder/77", "lineItems": {
+            "nodes": [{"id": "gid://shopify/CalculatedLineItem/5", "quantity": 2,
+                       "variant": {"id": "gid://shopify/ProductVariant/11"}}],
+            "pageInfo": {"hasNextPage": False}}}}},
+    "BackorderOrderEditSetQuantity": {"orderEditSetQuantity": {"userErrors": []}},
+    "BackorderOrderEditCommit": {"orderEditCommit": {"userErrors": [],
+                                                     "order": {"id": "gid://shopify/Order/9"}}},
+    "BackorderCreateDiscountCode": {"discountCodeBasicCreate": {
+        "userErrors": [], "codeDiscountNode": {"id": "gid://shopify/DiscountCodeNode/3"}}},
 }
 
 METHOD_RUNS = {
@@ -107,6 +118,14 @@ METHOD_RUNS = {
     "iter_open_orders": lambda a: list(a.iter_open_orders()),
     "adjust_inventory": lambda a: a.adjust_inventory(
         inventory_item_id=21, location_id=1, delta=5, reference="PO-1001"),
+    "set_line_item_quantity": lambda a: a.set_line_item_quantity(
+        order_id=9, line_item_id=5, quantity=0, staff_note="Customer cancelled"),
+    "create_discount_code (percentage)": lambda a: a.create_discount_code(DiscountCodeSpec(
+        "WAIT-1001-ABCDEF", "Sorry for the wait", datetime(2030, 1, 2, tzinfo=UTC),
+        percentage=Decimal("10"), customer_id=42)),
+    "create_discount_code (amount)": lambda a: a.create_discount_code(DiscountCodeSpec(
+        "WAIT-1002-ABCDEF", "Sorry for the wait", datetime(2030, 1, 2, tzinfo=UTC),
+        amount=Decimal("5.00"))),
 }
 
 

@@ -18,6 +18,8 @@ from datetime import time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.domain.customer_options.order_edits import option_settings
+from app.domain.customer_options.rules import KINDS, VALUE_BOUNDS, OptionSettings, parse_value
 from app.domain.inventory.models import InventoryLevel, ShopSettings
 from app.domain.inventory.policy import DEFAULT_SETTINGS
 from app.domain.notifications.service import notify_settings
@@ -29,7 +31,8 @@ CAP_KINDS = ("auto", "fixed")
 # Inclusive bounds of the numeric fields: wide enough for any shop, narrow enough to
 # catch a typo (a cap of 10,000,000 is a slip of the finger, not a plan).
 BOUNDS = {"fixed_cap": (0, 1_000_000), "buffer": (0, 100_000), "handling_days": (0, 60),
-          "po_coalesce_minutes": (0, 1440), "eta_change_threshold_days": (0, 30)}
+          "po_coalesce_minutes": (0, 1440), "eta_change_threshold_days": (0, 30),
+          "goodwill_after_days": (0, 365)}
 _CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 
@@ -49,6 +52,7 @@ class SettingsValues:
     sms_enabled: bool
     quiet_hours: tuple[str, str] | None  # ("21:00", "08:00"); None: send any time
     eta_change_threshold_days: int
+    options: OptionSettings = OptionSettings()  # cancel edits, goodwill codes
 
     def engine_inputs(self) -> tuple:
         """The values the allocation depends on: a change means a recompute."""
@@ -81,7 +85,8 @@ def current_settings(session: Session, shop_id: int) -> SettingsValues:
         receiving_location_id=reorder.receiving_location_id,
         email_enabled=notify.email_enabled, sms_enabled=notify.sms_enabled,
         quiet_hours=None if quiet is None else (_clock(quiet.start), _clock(quiet.end)),
-        eta_change_threshold_days=notify.eta_change_threshold_days)
+        eta_change_threshold_days=notify.eta_change_threshold_days,
+        options=option_settings(session, shop_id))
 
 
 def _clock(value: time) -> str:
@@ -99,8 +104,14 @@ def as_form(values: SettingsValues) -> list[tuple[str, str]]:
              ("quiet_start", values.quiet_hours[0] if values.quiet_hours else "21:00"),
              ("quiet_end", values.quiet_hours[1] if values.quiet_hours else "08:00")]
     pairs += [("locations", str(i)) for i in values.counted_location_ids]
+    options = values.options
+    pairs += [("goodwill_after_days", str(options.goodwill_after_days)),
+              ("goodwill_kind", options.goodwill_kind),
+              ("goodwill_value", str(options.goodwill_value))]
     flags = {"po_auto_send": values.po_auto_send, "email_enabled": values.email_enabled,
-             "sms_enabled": values.sms_enabled, "quiet_enabled": values.quiet_hours is not None}
+             "sms_enabled": values.sms_enabled, "quiet_enabled": values.quiet_hours is not None,
+             "edit_order_on_cancel": options.edit_order_on_cancel,
+             "goodwill_enabled": options.goodwill_enabled}
     return pairs + [(name, "on") for name, on in flags.items() if on]
 
 
@@ -161,10 +172,28 @@ def parse_settings(form: Mapping[str, str], selected_locations: Iterable[str], *
                                if f.text("receiving_location_id") else None),
         email_enabled=f.flag("email_enabled"), sms_enabled=f.flag("sms_enabled"),
         quiet_hours=_quiet_hours(f),
-        eta_change_threshold_days=f.number("eta_change_threshold_days"))
+        eta_change_threshold_days=f.number("eta_change_threshold_days"),
+        options=_options(f))
     if f.errors:
         raise InvalidInput("Some settings need fixing; nothing was saved.", field_errors=f.errors)
     return values
+
+
+def _options(f: _Fields) -> OptionSettings:
+    """Cancel edits and goodwill codes; the goodwill fields are checked only when it is on."""
+    default, enabled = OptionSettings(), f.flag("goodwill_enabled")
+    kind = f.choice("goodwill_kind", KINDS) if enabled else (
+        f.text("goodwill_kind") if f.text("goodwill_kind") in KINDS else default.goodwill_kind)
+    days = f.number("goodwill_after_days", required=enabled)
+    value = parse_value(kind, f.text("goodwill_value")) if kind in KINDS else None
+    if enabled and value is None and kind in KINDS:
+        low, high = VALUE_BOUNDS[kind]
+        f.errors["goodwill_value"] = f"Enter an amount from {low} to {high}, at most 2 decimals."
+    return OptionSettings(
+        edit_order_on_cancel=f.flag("edit_order_on_cancel"), goodwill_enabled=enabled,
+        goodwill_after_days=default.goodwill_after_days if days is None else days,
+        goodwill_kind=kind if kind in KINDS else default.goodwill_kind,
+        goodwill_value=value or default.goodwill_value)
 
 
 def _quiet_hours(f: _Fields) -> tuple[str, str] | None:
@@ -200,7 +229,8 @@ def _merged_extra(extra: Mapping, values: SettingsValues) -> dict:
         # False, not None: an explicit "off" (a missing key means the default quiet hours).
         quiet_hours=(False if values.quiet_hours is None else
                      {"start": values.quiet_hours[0], "end": values.quiet_hours[1]}))
-    return {**extra, "po_auto_send": values.po_auto_send,
+    return {**extra, "customer_options": values.options.as_extra(),
+            "po_auto_send": values.po_auto_send,
             "po_coalesce_minutes": values.po_coalesce_minutes,
             "receiving_location_id": values.receiving_location_id,
             "notifications": notifications}

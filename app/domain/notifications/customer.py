@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from babel.dates import format_datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.domain.customer_options import alternatives, order_edits
 from app.domain.inventory.models import CustomerOrder, Effect, OrderLine
 from app.domain.notifications import rules
 from app.domain.notifications.models import Notification, SmsConsent, Status
@@ -36,6 +37,8 @@ class LineStatus:
     state: str
     eta: str | None
     cancellable: bool
+    alternatives: tuple[alternatives.Offer, ...] = ()  # in stock now, one click to ask for
+    switch_requested: str | None = None  # the alternative asked for, once asked
 
 
 @dataclass(frozen=True)
@@ -58,8 +61,13 @@ class StatusPage:
 def status_page(session: Session, shop_id: int, order_id: int) -> StatusPage:
     """The order as its customer sees it; NotFound when the shop or order is gone."""
     shop, order = _shop_and_order(session, shop_id, order_id)
-    lines = [_line_status(line, shop.locale) for line in sorted(order.lines,
-                                                                key=lambda x: x.line_item_id)]
+    offers = alternatives.offers_for(session, shop_id, order.lines)
+    asked = alternatives.requests_for(session, shop_id, order_id)
+    lines = [replace(_line_status(line, shop.locale),
+                     alternatives=tuple(offers.get(line.line_item_id, ()))
+                     if line.line_item_id not in asked else (),
+                     switch_requested=asked.get(line.line_item_id))
+             for line in sorted(order.lines, key=lambda x: x.line_item_id)]
     return StatusPage(shop.name or shop.domain, order.name or f"#{order.order_id}", lines,
                       _history(session, shop, order_id))
 
@@ -106,12 +114,25 @@ def _history(session: Session, shop: Shop, order_id: int) -> list[SentMessage]:
             for n in rows]
 
 
+def request_switch(session: Session, shop_id: int, order_id: int, line_item_id: int,
+                   variant_id: int, *, now: datetime) -> bool:
+    """Ask for an in-stock alternative instead of a backordered line; False when asked before."""
+    _, order = _shop_and_order(session, shop_id, order_id)
+    line = session.scalar(select(OrderLine).where(OrderLine.order_pk == order.id,
+                                                  OrderLine.line_item_id == line_item_id)
+                          .with_for_update())
+    if line is None:
+        raise NotFound("This item is not part of the order.")
+    return alternatives.request_switch(session, shop_id, order_id, line, variant_id, now=now)
+
+
 def cancel_line(session: Session, shop_id: int, order_id: int, line_item_id: int, *,
                 now: datetime, recompute: Recompute | None = None) -> list:
     """Cancel a backordered line at the customer's request; returns the engine's follow-ups.
 
-    The line leaves the queue (others move up), and the merchant is alerted by an effect
-    of kind `line_cancelled_by_customer`.
+    The line leaves the queue (others move up), the merchant is alerted by an effect
+    of kind `line_cancelled_by_customer`, and, when the shop allows it, a job removes
+    the units from the Shopify order (customer_options.order_edits).
     """
     if recompute is None:  # the engine's entry point, imported late to keep this module light
         from app.domain.inventory.service import recompute_variants as recompute
@@ -123,6 +144,7 @@ def cancel_line(session: Session, shop_id: int, order_id: int, line_item_id: int
         raise NotFound("This item is not part of the order.")
     if not _cancellable(line):
         raise Conflict("This item can no longer be cancelled here.")
+    cancelled_units = line.open_quantity
     line.cancelled_by_customer = True
     from app.domain.inventory import state  # the engine keeps open/released quantities in step
     state.refresh_open(order, at=now)
@@ -131,7 +153,11 @@ def cancel_line(session: Session, shop_id: int, order_id: int, line_item_id: int
                        old=str(line.backordered), new=line.eta.isoformat() if line.eta else None,
                        created_at=now))
     session.flush()
-    return list(recompute(session, shop_id, [line.variant_id])) if line.variant_id else []
+    followups = order_edits.record_cancellation(session, shop_id, order_id, line,
+                                                cancelled_units=cancelled_units, now=now)
+    if line.variant_id:
+        followups += recompute(session, shop_id, [line.variant_id])
+    return followups
 
 
 def record_keyword(session: Session, phone: str, word: str, *, now: datetime) -> int:

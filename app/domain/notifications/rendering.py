@@ -61,6 +61,8 @@ class MessageContent:
     lines: Sequence[LineView]
     link: str
     locale: str = "en"
+    discount_code: str | None = None  # a goodwill code for a long wait (customer_options)
+    discount_text: str | None = None  # what it gives: "10% off"
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,8 @@ def template_context(content: MessageContent, *, short: bool) -> dict:
              for v in content.lines]
     return {"shop": content.shop_name, "order": content.order_name, "kind": str(content.kind),
             "intro": INTROS[content.kind], "lines": lines, "link": content.link,
-            "lang": babel_locale(content.locale).language}
+            "lang": babel_locale(content.locale).language,
+            "discount_code": content.discount_code, "discount_text": content.discount_text}
 
 
 @cache

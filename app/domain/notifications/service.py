@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from app.db import insert_ignoring_conflict
+from app.domain.customer_options.discounts import Goodwill, goodwill_for_delay
 from app.domain.inventory.models import CustomerOrder, Effect, OrderLine, ShopSettings
 from app.domain.notifications import rules
 from app.domain.notifications.links import StatusLinks
@@ -137,12 +138,15 @@ def told_states(session: Session, shop_id: int, order_id: int) -> dict[int, Told
 
 def create_messages(session: Session, shop: Shop, settings: NotifySettings,
                     order: CustomerOrder, updates: Sequence[LineUpdate], *, basis: Sequence,
-                    links: StatusLinks, now: datetime) -> list[Queued]:
+                    links: StatusLinks, now: datetime,
+                    goodwill: Goodwill | None = None) -> list[Queued]:
     """One message per channel for these line updates; returns the ones to send."""
     if not updates:
         return []
     lines = {line.line_item_id: line for line in order.lines}
     content = _content(shop, order, lines, updates, links)
+    if goodwill is not None:
+        content = replace(content, discount_code=goodwill.code, discount_text=goodwill.text)
     queued, told_someone = [], False
     for channel, recipient, suppressed in recipients(session, shop.id, settings, order):
         told_someone = told_someone or not suppressed
@@ -260,9 +264,18 @@ def queue_delay_notices(session: Session, shop_id: int, *, links: StatusLinks,
                                       today=today) for x in lines]
         # The same promise and the same news never make a second notice.
         basis = ["delay", *(f"{u.line_item_id}:{u.old_eta}:{u.eta}" for u in updates)]
+        if _already_told(session, shop_id, lines[0].order.order_id, basis):
+            continue  # asked before reserving a goodwill code that no message would carry
+        goodwill = goodwill_for_delay(session, shop, lines[0].order, updates, now=now)
         queued += create_messages(session, shop, settings, lines[0].order, updates,
-                                  basis=basis, links=links, now=now)
+                                  basis=basis, links=links, now=now, goodwill=goodwill)
     return queued
+
+
+def _already_told(session: Session, shop_id: int, order_id: int, basis: Sequence) -> bool:
+    keys = [rules.dedup_key(str(channel), order_id, basis) for channel in Channel]
+    return session.scalar(select(Notification.id).where(
+        Notification.shop_id == shop_id, Notification.dedup_key.in_(keys)).limit(1)) is not None
 
 
 def _overdue_by_order(session: Session, shop_id: int, today) -> dict[int, list[OrderLine]]:

@@ -1,6 +1,6 @@
 """The merchant's pages under /app: one parent blueprint that guards its children.
 
-Every child (dashboard, backorders, purchase orders, suppliers, settings)
+Every child (dashboard, backorders, purchase orders, suppliers, settings, requests)
 inherits the guard: login required, then CSRF on every form, then the views,
 which only ever query and change the logged-in shop's rows. Requests carrying
 a Shopify session token skip the CSRF token: the bearer token is not sent by
@@ -100,11 +100,13 @@ from app.web.merchant import (  # noqa: E402
     backorders,
     dashboard,
     purchase_orders,
+    requests,
     suppliers,
 )
 from app.web.merchant import settings as settings_pages  # noqa: E402
 
-CHILDREN = (dashboard.bp, backorders.bp, purchase_orders.bp, suppliers.bp, settings_pages.bp)
+CHILDREN = (dashboard.bp, backorders.bp, purchase_orders.bp, suppliers.bp, settings_pages.bp,
+            requests.bp)
 for _child in CHILDREN:
     bp.register_blueprint(_child)
 # Blueprints that run the CSRF check themselves, in `guard` (see the module docstring).

@@ -10,6 +10,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.db import unit_of_work
 from app.domain.base import utcnow
+from app.domain.customer_options import alternatives
 from app.domain.followups import FollowUp
 from app.domain.merchant import overrides, templates
 from app.domain.merchant import settings as shop_settings
@@ -38,11 +39,14 @@ def _page(status: int = 200, **context):
     with unit_of_work(rt().sessions) as session:
         shop_id = merchant().shop_id
         variants, products = overrides.targets(session, shop_id)
+        labels = {t.value: t.label for t in (*variants, *products)}
         context.update(locations=shop_settings.known_locations(session, shop_id),
                        overrides=overrides.list_overrides(session, shop_id),
+                       alternatives=alternatives.listed(session, shop_id, labels),
                        variants=variants, products=products, modes=shop_settings.MODES)
     context.setdefault("override_form", MultiDict())
     context.setdefault("override_errors", {})
+    context.setdefault("alternative_errors", {})
     return page("merchant/settings.html", status, **context)
 
 
@@ -85,6 +89,29 @@ def delete_override(override_id: int):
         overrides.delete_override(session, merchant().shop_id, override_id)
     recompute_shop()
     flash("Override removed. Every variant is being recomputed.", "notice")
+    return back_to("merchant.settings.index")
+
+
+@bp.post("/alternatives")
+def add_alternative():
+    """Offer a variant to customers waiting for a product or variant (no recompute needed)."""
+    try:
+        with unit_of_work(rt().sessions) as session:
+            alternatives.link(session, merchant().shop_id, request.form)
+    except InvalidInput as exc:
+        with unit_of_work(rt().sessions) as session:
+            values = shop_settings.current_settings(session, merchant().shop_id)
+        return _page(400, form=MultiDict(shop_settings.as_form(values)),
+                     alternative_errors=exc.field_errors, error=exc.message)
+    flash("Alternative saved.", "notice")
+    return back_to("merchant.settings.index")
+
+
+@bp.post("/alternatives/<int:alternative_id>/delete")
+def delete_alternative(alternative_id: int):
+    with unit_of_work(rt().sessions) as session:
+        alternatives.unlink(session, merchant().shop_id, alternative_id)
+    flash("Alternative removed.", "notice")
     return back_to("merchant.settings.index")
 
 

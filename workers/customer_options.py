@@ -1,0 +1,99 @@
+"""Jobs for the customer's options: edit the Shopify order after a cancel, create goodwill codes.
+
+Each job takes a row id, reads what to ask in a short transaction, calls Shopify
+outside any transaction, and records the outcome on the row. Both calls are safe
+to repeat (see integrations/shopify/customer_options.py), so a retried or
+duplicated job never edits twice or creates a second code. Transient errors are
+re-raised for RQ's backoff; permanent ones are recorded and shown to the merchant.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from app.db import unit_of_work
+from app.domain.base import utcnow
+from app.domain.customer_options import discounts, order_edits
+from app.errors import AuthRevoked, PermanentError, TransientError
+from workers import queues
+from workers.context import runtime
+from workers.shopify import _admin_for, _needs_reinstall
+
+log = logging.getLogger(__name__)
+UNREACHABLE = "the shop cannot be called (uninstalled, or the app needs a reinstall)"
+
+
+def edit_shopify_order(cancellation_id: int) -> str:
+    """Remove a cancelled line's units from the Shopify order, once."""
+    with unit_of_work(runtime().sessions) as session:
+        plan = order_edits.pending_edit(session, cancellation_id)
+    if plan is None:
+        return "skipped"
+    return _call(plan.shop_id, lambda admin: admin.set_line_item_quantity(
+        order_id=plan.order_id, line_item_id=plan.line_item_id, quantity=plan.kept_quantity,
+        staff_note=plan.staff_note),
+        done=lambda session, _result: order_edits.record_edited(
+            session, cancellation_id, now=utcnow()),
+        error=lambda session, exc, final: order_edits.record_edit_error(
+            session, cancellation_id, exc, final=final, now=utcnow()))
+
+
+def create_goodwill_discount(discount_id: int) -> str:
+    """Create an order's reserved goodwill code in Shopify, once."""
+    with unit_of_work(runtime().sessions) as session:
+        plan = discounts.pending_discount(session, discount_id, now=utcnow())
+    if plan is None:
+        return "skipped"
+    return _call(plan.shop_id, lambda admin: admin.create_discount_code(plan.spec),
+                 done=lambda session, result: discounts.record_created(
+                     session, discount_id, result, now=utcnow()),
+                 error=lambda session, exc, final: discounts.record_error(
+                     session, discount_id, exc, final=final, now=utcnow()))
+
+
+def _call(shop_id: int, call: Callable, *, done: Callable, error: Callable) -> str:
+    """Run one Shopify call and record its outcome; re-raise what RQ should retry."""
+    admin = _admin_for(shop_id)
+    try:
+        if admin is None:
+            raise PermanentError(UNREACHABLE)
+        result = call(admin)
+    except TransientError as exc:
+        if _record(error, exc, final=False):
+            raise  # RQ retries with backoff
+        return "failed"
+    except PermanentError as exc:
+        if isinstance(exc, AuthRevoked):
+            _needs_reinstall(shop_id, exc)
+        _record(error, exc, final=True)
+        return "failed"
+    except Exception as exc:
+        _record(error, exc, final=True)
+        raise  # a bug: visible in RQ's failed registry; reruns are no-ops (row is failed)
+    with unit_of_work(runtime().sessions) as session:
+        done(session, result)
+    return "done"
+
+
+def _record(error: Callable, exc: Exception, *, final: bool) -> bool:
+    log.warning("shopify call failed (%s): %s", "final" if final else "will retry", exc)
+    with unit_of_work(runtime().sessions) as session:
+        return error(session, exc, final)
+
+
+def enqueue_pending_discounts(shop_id: int) -> int:
+    """(Re-)enqueue the creation of every code still pending: new ones and earlier failures."""
+    with unit_of_work(runtime().sessions) as session:
+        ids = discounts.pending_ids(session, shop_id)
+    return len(ids) - queues.enqueue_all(runtime().redis,
+                                         [discounts.discount_job(i) for i in ids])
+
+
+def sweep_order_edits(older_than_seconds: int = 300) -> int:
+    """Re-enqueue edits whose job was lost (Redis down at cancel time, a worker died); periodic."""
+    with unit_of_work(runtime().sessions) as session:
+        ids = order_edits.stale_edit_ids(session, now=utcnow(),
+                                         older_than=timedelta(seconds=older_than_seconds))
+    return len(ids) - queues.enqueue_all(runtime().redis, [order_edits.edit_job(i) for i in ids])
