@@ -30,13 +30,14 @@ browser:
 	command -v chromium >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update && $$SUDO apt-get install -y chromium chromium-driver; }
 
+# The whole suite, the fault suite included (about 6 minutes on 2 cores).
 test: install services lint browser
-	$(BIN)/pytest -q
+	BACKORDER_FAULTS=1 $(BIN)/pytest -q
 
 test-fast: install
 	$(BIN)/pytest -q -m "not slow and not browser" -x
 
-# Real processes through outages, crashes and vendor failures (tests/faults, about 4 minutes).
+# Only the real-process fault suite: outages, crashes, vendor failures (about 4 minutes).
 test-faults: install services
 	BACKORDER_FAULTS=1 $(BIN)/pytest -q tests/faults -m slow
 

@@ -2,8 +2,9 @@
 
 Its slow tests start real processes and wait for the service's own clocks (the inbox
 sweeper runs every 60 s, RQ's scheduler lock lives 61 s), about four minutes in all, so a
-plain `pytest` (`make test`) skips them unless they are asked for: `-m slow`, or
-BACKORDER_FAULTS=1. The input-hardening tests here are quick and always run.
+plain `pytest` skips them unless they are asked for: `-m slow`, or BACKORDER_FAULTS=1
+(which `make test` and `make test-faults` set). The input-hardening tests here are quick
+and always run.
 """
 
 from __future__ import annotations
