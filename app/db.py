@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, event, insert
+from sqlalchemy import Connection, Engine, create_engine, event, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -40,6 +40,14 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
+def single_statement(engine: Engine) -> Iterator[Connection]:
+    """A bare connection in autocommit, for a hot path whose one statement is its whole
+    transaction: no ORM session, no BEGIN and COMMIT round trips; durable once it returns."""
+    with engine.connect() as connection:
+        yield connection.execution_options(isolation_level="AUTOCOMMIT")
+
+
+@contextmanager
 def unit_of_work(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """One transaction: commit when the block succeeds, roll back when it raises."""
     session = sessions()
@@ -50,16 +58,32 @@ def unit_of_work(sessions: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
-def insert_ignoring_conflict(session: Session, table, values: dict, conflict_cols: list[str]):
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING id; None when the row already existed."""
-    dialect = session.get_bind().dialect.name
+def insert_ignoring_conflict(session: Session | Connection, table, values: dict,
+                             conflict_cols: list[str], *, returning: tuple = ()):
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id; None when the row already existed.
+
+    With `returning` columns: the returned row (id first), or None.
+    """
+    stmt = ignoring_conflict(dialect_of(session), table, values, conflict_cols,
+                             returning=returning)
+    result = session.execute(stmt)
+    return result.first() if returning else result.scalar_one_or_none()
+
+
+def dialect_of(session: Session | Connection) -> str:
+    return (session.dialect if isinstance(session, Connection)
+            else session.get_bind().dialect).name
+
+
+def ignoring_conflict(dialect: str, table, values: dict, conflict_cols: list[str], *,
+                      returning: tuple = ()):
+    """The statement INSERT ... ON CONFLICT DO NOTHING RETURNING id (and `returning`)."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
     else:  # pragma: no cover - only PostgreSQL and SQLite are supported
         dialect_insert = insert
-    stmt = (dialect_insert(table).values(**values)
+    return (dialect_insert(table).values(**values)
             .on_conflict_do_nothing(index_elements=conflict_cols)
-            .returning(table.c.id))
-    return session.execute(stmt).scalar_one_or_none()
+            .returning(table.c.id, *returning))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from app.db import unit_of_work
+from app.db import single_statement
 from app.domain.intake import service as intake
 from app.domain.intake.topics import HANDLED_TOPICS
 from app.errors import PayloadTooLarge, Unauthorized
@@ -28,8 +28,8 @@ def shopify():
         raise Unauthorized("HMAC signature is missing or does not match")
     delivery = intake.delivery_from_headers(request.headers)
     payload = intake.parse_payload(body)
-    with unit_of_work(runtime.sessions) as session:
-        recorded = intake.record_delivery(session, delivery, payload, body)
+    with single_statement(runtime.engine) as connection:
+        recorded = intake.record_delivery(connection, delivery, payload, body)
     if recorded.pending and not queues.enqueue(
             runtime.redis, queues.process_webhook_job(recorded.event_id)):
         ENQUEUE_FAILURES.inc()

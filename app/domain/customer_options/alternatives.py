@@ -22,6 +22,7 @@ from app.domain.base import utcnow
 from app.domain.customer_options.models import Alternative, SwitchRequest
 from app.domain.inventory.models import Effect, OrderLine, Variant
 from app.domain.inventory.rules import Status
+from app.domain.merchant.overrides import form_target
 from app.errors import Conflict, InvalidInput, NotFound
 
 SWITCH_REQUESTED = "switch_requested"  # the merchant's alert, like line_cancelled_by_customer
@@ -117,7 +118,7 @@ class AlternativeRow:
 def link(session: Session, shop_id: int, form: Mapping[str, str]) -> None:
     """Offer one variant as an alternative to a product or variant of the shop."""
     errors: dict[str, str] = {}
-    scope, target_id = _target(session, shop_id, (form.get("target") or "").strip(), errors)
+    scope, target_id = form_target(session, shop_id, (form.get("target") or "").strip(), errors)
     raw = (form.get("alternative") or "").strip().removeprefix("variant:")
     alternative = _variant(session, shop_id, raw)
     if alternative is None:
@@ -131,17 +132,6 @@ def link(session: Session, shop_id: int, form: Mapping[str, str]) -> None:
         shop_id=shop_id, scope=scope, target_id=target_id, alternative_variant_id=alternative,
         created_at=utcnow()),
         ["shop_id", "scope", "target_id", "alternative_variant_id"])
-
-
-def _target(session: Session, shop_id: int, raw: str, errors: dict) -> tuple[str, int]:
-    scope, _, number = raw.partition(":")
-    column = {"variant": Variant.variant_id, "product": Variant.product_id}.get(scope)
-    if column is None or not number.isascii() or not number.isdigit() or session.scalar(
-            select(Variant.id).where(Variant.shop_id == shop_id, column == int(number))
-            .limit(1)) is None:
-        errors["target"] = "Choose a product or variant of this shop."
-        return "", 0
-    return scope, int(number)
 
 
 def _variant(session: Session, shop_id: int, raw: str) -> int | None:

@@ -7,8 +7,20 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import select, update
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    and_,
+    bindparam,
+    case,
+    exists,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from app.domain.base import utcnow
@@ -90,24 +102,49 @@ class Recorded:
         return self.event_id is None
 
 
-def record_delivery(session: Session, delivery: Delivery, payload: dict, body: bytes) -> Recorded:
-    """Store the delivery once; duplicates are recognised by the (shop, key) constraint."""
-    from app.db import insert_ignoring_conflict
+def record_delivery(db: Session | Connection, delivery: Delivery, payload: dict,
+                    body: bytes) -> Recorded:
+    """Store the delivery once; duplicates are recognised by the (shop, key) constraint.
 
-    shop = session.execute(select(Shop.id, Shop.active)
-                           .where(Shop.domain == delivery.shop_domain)).first()
-    pending = delivery.topic in HANDLED_TOPICS and shop is not None and (
-        shop.active or delivery.topic in COMPLIANCE_TOPICS)
-    values = dict(
-        shop_domain=delivery.shop_domain, shop_id=shop.id if shop else None,
-        topic=delivery.topic, dedup_key=delivery.dedup_key, webhook_id=delivery.webhook_id,
-        event_id=delivery.event_id, api_version=delivery.api_version,
-        triggered_at=delivery.triggered_at, received_at=utcnow(),
-        resource_id=_resource_id(payload), payload=body.decode("utf-8"),
-        status=EventStatus.RECEIVED if pending else EventStatus.IGNORED, attempts=0)
-    new_id = insert_ignoring_conflict(session, WebhookEvent.__table__, values,
-                                      ["shop_domain", "dedup_key"])
-    return Recorded(event_id=new_id, pending=pending and new_id is not None)
+    One prepared statement, one round trip: the shop and the status are looked up
+    inside the INSERT (this runs for every webhook, before Shopify gets its answer).
+    """
+    from app.db import dialect_of
+
+    row = db.execute(_record_statement(dialect_of(db)), dict(
+        shop_domain=delivery.shop_domain, topic=delivery.topic, dedup_key=delivery.dedup_key,
+        webhook_id=delivery.webhook_id, event_id=delivery.event_id,
+        api_version=delivery.api_version, triggered_at=delivery.triggered_at,
+        received_at=utcnow(), resource_id=_resource_id(payload),
+        payload=body.decode("utf-8"), handled=delivery.topic in HANDLED_TOPICS,
+        compliance=delivery.topic in COMPLIANCE_TOPICS)).first()
+    if row is None:
+        return Recorded(event_id=None, pending=False)
+    return Recorded(event_id=row.id, pending=row.status == EventStatus.RECEIVED)
+
+
+_COPIED = ("shop_domain", "topic", "dedup_key", "webhook_id", "event_id", "api_version",
+           "triggered_at", "received_at", "resource_id", "payload")
+
+
+@lru_cache(maxsize=2)
+def _record_statement(dialect: str):
+    """Built once per dialect: RECEIVED for a handled topic of a known, active shop (any
+    shop for compliance topics), IGNORED otherwise."""
+    from app.db import ignoring_conflict
+
+    table = WebhookEvent.__table__
+    domain = bindparam("shop_domain")
+    eligible = exists().where(Shop.domain == domain, or_(
+        Shop.active.is_(True), bindparam("compliance", type_=Boolean)))
+    status = case((and_(bindparam("handled", type_=Boolean), eligible),
+                   literal(EventStatus.RECEIVED, table.c.status.type)),
+                  else_=literal(EventStatus.IGNORED, table.c.status.type))
+    values = {name: bindparam(name, type_=table.c[name].type) for name in _COPIED}
+    return ignoring_conflict(
+        dialect, table, {**values, "shop_id": select(Shop.id).where(Shop.domain == domain)
+                         .scalar_subquery(), "status": status, "attempts": 0},
+        ["shop_domain", "dedup_key"], returning=(table.c.status,))
 
 
 def _resource_id(payload: dict) -> int | None:

@@ -82,7 +82,7 @@ def _key(override: VariantOverride) -> str:
 def save_override(session: Session, shop_id: int, form: Mapping[str, str]) -> None:
     """Create or replace the override of one product or variant; InvalidInput per bad field."""
     errors: dict[str, str] = {}
-    scope, target_id = _target(session, shop_id, (form.get("target") or "").strip(), errors)
+    scope, target_id = form_target(session, shop_id, (form.get("target") or "").strip(), errors)
     values = {name: _value(name, (form.get(name) or "").strip(), errors) for name in FIELDS}
     note = (form.get("note") or "").strip()
     if len(note) > MAX_NOTE:
@@ -99,7 +99,8 @@ def save_override(session: Session, shop_id: int, form: Mapping[str, str]) -> No
     session.flush()
 
 
-def _target(session: Session, shop_id: int, raw: str, errors: dict) -> tuple[str, int]:
+def form_target(session: Session, shop_id: int, raw: str, errors: dict) -> tuple[str, int]:
+    """("product" | "variant", id) from a form's "scope:id", or an error under "target"."""
     scope, _, number = raw.partition(":")
     column = {"variant": Variant.variant_id, "product": Variant.product_id}.get(scope)
     if column is None or not number.isascii() or not number.isdigit() or session.scalar(

@@ -118,12 +118,17 @@ def request_switch(session: Session, shop_id: int, order_id: int, line_item_id: 
                    variant_id: int, *, now: datetime) -> bool:
     """Ask for an in-stock alternative instead of a backordered line; False when asked before."""
     _, order = _shop_and_order(session, shop_id, order_id)
+    line = _locked_line(session, order, line_item_id)
+    return alternatives.request_switch(session, shop_id, order_id, line, variant_id, now=now)
+
+
+def _locked_line(session: Session, order: CustomerOrder, line_item_id: int) -> OrderLine:
     line = session.scalar(select(OrderLine).where(OrderLine.order_pk == order.id,
                                                   OrderLine.line_item_id == line_item_id)
                           .with_for_update())
     if line is None:
         raise NotFound("This item is not part of the order.")
-    return alternatives.request_switch(session, shop_id, order_id, line, variant_id, now=now)
+    return line
 
 
 def cancel_line(session: Session, shop_id: int, order_id: int, line_item_id: int, *,
@@ -137,11 +142,7 @@ def cancel_line(session: Session, shop_id: int, order_id: int, line_item_id: int
     if recompute is None:  # the engine's entry point, imported late to keep this module light
         from app.domain.inventory.service import recompute_variants as recompute
     _, order = _shop_and_order(session, shop_id, order_id)
-    line = session.scalar(select(OrderLine).where(OrderLine.order_pk == order.id,
-                                                  OrderLine.line_item_id == line_item_id)
-                          .with_for_update())
-    if line is None:
-        raise NotFound("This item is not part of the order.")
+    line = _locked_line(session, order, line_item_id)
     if not _cancellable(line):
         raise Conflict("This item can no longer be cancelled here.")
     cancelled_units = line.open_quantity

@@ -67,17 +67,20 @@ def save():
     return back_to("merchant.settings.index")
 
 
+def _refused(exc: InvalidInput, **page):
+    """The settings page again, as saved, with a side form's errors (400)."""
+    with unit_of_work(rt().sessions) as session:
+        values = shop_settings.current_settings(session, merchant().shop_id)
+    return _page(400, form=MultiDict(shop_settings.as_form(values)), error=exc.message, **page)
+
+
 @bp.post("/overrides")
 def add_override():
     try:
         with unit_of_work(rt().sessions) as session:
             overrides.save_override(session, merchant().shop_id, request.form)
     except InvalidInput as exc:
-        with unit_of_work(rt().sessions) as session:
-            values = shop_settings.current_settings(session, merchant().shop_id)
-        return _page(400, form=MultiDict(shop_settings.as_form(values)),
-                     override_form=request.form, override_errors=exc.field_errors,
-                     error=exc.message)
+        return _refused(exc, override_form=request.form, override_errors=exc.field_errors)
     recompute_shop()
     flash("Override saved. Every variant is being recomputed.", "notice")
     return back_to("merchant.settings.index")
@@ -99,10 +102,7 @@ def add_alternative():
         with unit_of_work(rt().sessions) as session:
             alternatives.link(session, merchant().shop_id, request.form)
     except InvalidInput as exc:
-        with unit_of_work(rt().sessions) as session:
-            values = shop_settings.current_settings(session, merchant().shop_id)
-        return _page(400, form=MultiDict(shop_settings.as_form(values)),
-                     alternative_errors=exc.field_errors, error=exc.message)
+        return _refused(exc, alternative_errors=exc.field_errors)
     flash("Alternative saved.", "notice")
     return back_to("merchant.settings.index")
 

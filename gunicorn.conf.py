@@ -1,0 +1,14 @@
+"""gunicorn's settings, read from the working directory by `gunicorn app.wsgi:app`.
+
+Intake waits on PostgreSQL (the commit that makes a webhook durable) and Redis more
+than it computes, so each process serves several requests at once with threads, and
+a 2-core machine runs two processes. WEB_CONCURRENCY (read by gunicorn, as on every
+PaaS) still sets the process count; GUNICORN_CMD_ARGS overrides anything here.
+"""
+
+import os
+
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = 4
+graceful_timeout = 30
