@@ -78,7 +78,7 @@ class Server:
 
 @contextmanager
 def gunicorn(env: Mapping[str, str], *, log_dir: Path) -> Iterator[Server]:
-    """`gunicorn app.wsgi:app` on a free loopback port, with gunicorn's default worker count
+    """`gunicorn app.wsgi:app` on a free loopback port, from the repo root (its gunicorn.conf.py)
     (WEB_CONCURRENCY, when set, changes it as it does in production)."""
     port = free_port()
     log_path = log_dir / "gunicorn.log"

@@ -19,7 +19,7 @@ from app.domain.customer_options import discounts, order_edits
 from app.errors import AuthRevoked, PermanentError, TransientError
 from workers import queues
 from workers.context import runtime
-from workers.shopify import _admin_for, _needs_reinstall
+from workers.shopify import admin_for, needs_reinstall
 
 log = logging.getLogger(__name__)
 UNREACHABLE = "the shop cannot be called (uninstalled, or the app needs a reinstall)"
@@ -55,7 +55,7 @@ def create_goodwill_discount(discount_id: int) -> str:
 
 def _call(shop_id: int, call: Callable, *, done: Callable, error: Callable) -> str:
     """Run one Shopify call and record its outcome; re-raise what RQ should retry."""
-    admin = _admin_for(shop_id)
+    admin = admin_for(shop_id)
     try:
         if admin is None:
             raise PermanentError(UNREACHABLE)
@@ -66,7 +66,7 @@ def _call(shop_id: int, call: Callable, *, done: Callable, error: Callable) -> s
         return "failed"
     except PermanentError as exc:
         if isinstance(exc, AuthRevoked):
-            _needs_reinstall(shop_id, exc)
+            needs_reinstall(shop_id, exc)
         _record(error, exc, final=True)
         return "failed"
     except Exception as exc:

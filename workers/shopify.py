@@ -22,7 +22,7 @@ from workers.context import runtime
 log = logging.getLogger(__name__)
 
 
-def _admin_for(shop_id: int):
+def admin_for(shop_id: int):
     """The shop's Admin API adapter, or None when the shop cannot be called."""
     rt = runtime()
     with unit_of_work(rt.sessions) as session:
@@ -33,7 +33,7 @@ def _admin_for(shop_id: int):
     return rt.shopify_admin(domain, TokenCipher(rt.settings.secret_key).decrypt(ciphertext))
 
 
-def _needs_reinstall(shop_id: int, exc: AuthRevoked) -> None:
+def needs_reinstall(shop_id: int, exc: AuthRevoked) -> None:
     log.warning("shop %s revoked our token (%s): marked as needing reinstall", shop_id, exc)
     with unit_of_work(runtime().sessions) as session:
         session.get(Shop, shop_id).needs_reinstall = True
@@ -42,7 +42,7 @@ def _needs_reinstall(shop_id: int, exc: AuthRevoked) -> None:
 def push_variants(shop_id: int) -> int:
     """Write pending inventory policies and metafields to Shopify; returns how many."""
     rt = runtime()
-    admin = _admin_for(shop_id)
+    admin = admin_for(shop_id)
     if admin is None:
         return 0
     with unit_of_work(rt.sessions) as session:
@@ -52,7 +52,7 @@ def push_variants(shop_id: int) -> int:
     try:
         publish.publish(admin, pushes)
     except AuthRevoked as exc:
-        _needs_reinstall(shop_id, exc)
+        needs_reinstall(shop_id, exc)
         return 0
     with unit_of_work(rt.sessions) as session:
         publish.mark_pushed(session, shop_id, pushes)
@@ -64,13 +64,13 @@ def push_variants(shop_id: int) -> int:
 def fetch_variant_details(shop_id: int, variant_id: int) -> None:
     """Ask Shopify about a variant first seen in an order, then allocate it."""
     rt = runtime()
-    admin = _admin_for(shop_id)
+    admin = admin_for(shop_id)
     if admin is None:
         return
     try:
         info = admin.fetch_variant(variant_id)
     except AuthRevoked as exc:
-        _needs_reinstall(shop_id, exc)
+        needs_reinstall(shop_id, exc)
         return
     if info is None:
         log.info("variant %s of shop %s no longer exists in Shopify", variant_id, shop_id)
@@ -84,14 +84,14 @@ def fetch_variant_details(shop_id: int, variant_id: int) -> None:
 def sync_shop(shop_id: int, *, page: int = 50) -> int:
     """Reconcile one shop with Shopify: variants, stock, open orders, then recompute all."""
     rt = runtime()
-    admin = _admin_for(shop_id)
+    admin = admin_for(shop_id)
     if admin is None:
         return 0
     try:
         _store_pages(rt, shop_id, admin.iter_variants(), sync.store_variants, page)
         _store_pages(rt, shop_id, admin.iter_open_orders(), sync.store_orders, page)
     except AuthRevoked as exc:
-        _needs_reinstall(shop_id, exc)
+        needs_reinstall(shop_id, exc)
         return 0
     return recompute_shop(shop_id)
 
