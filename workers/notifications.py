@@ -43,6 +43,7 @@ DISPATCH = "workers.notifications.dispatch_effects"
 LIVE_JOB_STATES = ("queued", "scheduled", "started", "deferred")
 # Well inside RQ's job timeout (180 s), so a long wait ends in a retry, not a killed job.
 SLOT_WAIT_SECONDS = 60
+CALLING_TTL = 86400  # longer than any claim stays unsettled (the sweeper takes it at 5 min)
 
 
 def dispatch_effects(shop_id: int) -> int:
@@ -82,21 +83,21 @@ def send_notification(notification_id: int) -> str:
     """Send one message at most once; returns what happened (for logs and tests)."""
     rt = runtime()
     with unit_of_work(rt.sessions) as session:
-        channel = sending.due_channel(session, notification_id, now=utcnow())
-    if channel == Channel.SMS:
-        senders(rt.settings)  # built before the slot: the send follows its grant at once
-        _wait_for_slot(rt.settings)  # NoSlot: RQ retries; the row is still pending
-    with unit_of_work(rt.sessions) as session:
-        claimed = sending.claim(session, notification_id, now=utcnow())
+        claimed = sending.claim(session, notification_id, now=utcnow(),
+                                maybe_sent=_provider_called(rt.redis, notification_id))
     if claimed is None:
         return "skipped"
     if isinstance(claimed, Deferred):  # ran early (a sweep): wait for the end of quiet hours
         enqueue_sends(rt.redis, [Queued(notification_id, claimed.until)])
         return "deferred"
     try:
+        senders(rt.settings)  # built before the slot: the send follows its grant at once
+        if claimed.channel == Channel.SMS:
+            _wait_for_slot(rt.settings)
+        _mark_calling(rt.redis, notification_id)
         delivered = _call_provider(rt.settings, claimed)
     except TransientError as exc:
-        return _release(notification_id, exc)
+        return _release(notification_id, exc, attempted=not isinstance(exc, NoSlot))
     except PermanentError as exc:
         _record_failure(notification_id, exc, opt_out=is_opt_out(exc))
         return "failed"
@@ -112,8 +113,33 @@ class NoSlot(TransientError):
     """No send slot was taken, so the provider was not called: not an attempt."""
 
 
+def _calling_key(notification_id: int) -> str:
+    return f"backorder:calling:{notification_id}"
+
+
+def _mark_calling(redis: Redis, notification_id: int) -> None:
+    """Note, right before the provider call, that this message may now go out.
+
+    A worker that dies after its claim but before this (waiting for a send slot, say)
+    surely sent nothing, so the retry sends; one that dies after it may have sent, so
+    the message is settled as interrupted (at most once). A Redis write, not a database
+    commit: nothing slow may stand between a send slot and its send.
+    """
+    try:
+        redis.set(_calling_key(notification_id), 1, ex=CALLING_TTL)
+    except RedisError as exc:
+        raise NoSlot(f"cannot record the attempt: {exc}") from exc
+
+
+def _provider_called(redis: Redis, notification_id: int) -> bool:
+    try:
+        return bool(redis.exists(_calling_key(notification_id)))
+    except RedisError:
+        return True  # unknown: assume it may have gone out
+
+
 def _wait_for_slot(settings: Settings) -> None:
-    # Right before the claim and the call, so sends (not only acquisitions) keep to the rate.
+    # Right before the call, so sends (not only acquisitions) keep to the rate.
     try:
         granted = sms_limiter(settings).acquire(timeout=SLOT_WAIT_SECONDS)
     except TransientError as exc:  # Redis unreachable
@@ -122,9 +148,10 @@ def _wait_for_slot(settings: Settings) -> None:
         raise NoSlot("no SMS send slot free yet (rate limit)")
 
 
-def _release(notification_id: int, exc: TransientError) -> str:
+def _release(notification_id: int, exc: TransientError, *, attempted: bool) -> str:
     with unit_of_work(runtime().sessions) as session:
-        retry = sending.release(session, notification_id, exc, now=utcnow())
+        retry = sending.release(session, notification_id, exc, attempted=attempted,
+                                now=utcnow())
     if retry:
         raise exc  # RQ retries with backoff
     return "failed"

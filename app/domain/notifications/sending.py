@@ -59,13 +59,19 @@ class Delivered:
     delivery_status: str | None
 
 
-def claim(session: Session, notification_id: int, *, now: datetime) -> Outgoing | Deferred | None:
-    """Mark the message "sending" (commit before calling the provider); None: nothing to send."""
+def claim(session: Session, notification_id: int, *, now: datetime,
+          maybe_sent: bool = True) -> Outgoing | Deferred | None:
+    """Mark the message "sending" (commit before calling the provider); None: nothing to send.
+
+    `maybe_sent`: an earlier run may have called the provider (the job knows). A row left
+    "sending" by a run that surely did not is claimed again; otherwise it is settled as
+    interrupted and never sent twice.
+    """
     row = session.scalar(select(Notification).where(Notification.id == notification_id)
                          .with_for_update())
     if row is None or row.status in (Status.SENT, Status.FAILED, Status.SUPPRESSED):
         return None  # already done: a retried or duplicate job
-    if row.status == Status.SENDING:
+    if row.status == Status.SENDING and maybe_sent:
         _fail(row, INTERRUPTED, INTERRUPTED_TEXT, now)
         return None
     if row.send_after is not None and rules.as_utc(row.send_after) > now:
@@ -80,20 +86,6 @@ def claim(session: Session, notification_id: int, *, now: datetime) -> Outgoing 
     since = rules.as_utc(row.created_at) if row.attempts and row.channel == Channel.SMS else None
     return Outgoing(row.id, row.shop_id, row.channel, row.recipient, row.subject, row.body,
                     row.html, check_sent_since=since)
-
-
-def due_channel(session: Session, notification_id: int, *, now: datetime) -> str | None:
-    """The channel of a message due now, read without claiming it (None: nothing due).
-
-    An SMS job waits for its send slot before it claims the row, so a worker dying
-    while it waits leaves the message pending, surely not sent, for the retry.
-    """
-    row = session.get(Notification, notification_id)
-    if row is None or row.status not in (Status.PENDING, Status.SCHEDULED):
-        return None
-    if row.send_after is not None and rules.as_utc(row.send_after) > now:
-        return None
-    return row.channel
 
 
 def deliver(outgoing: Outgoing, *, sms: SmsSender, email: EmailSender,
@@ -126,13 +118,15 @@ def record_sent(session: Session, notification_id: int, delivered: Delivered, *,
 
 
 def release(session: Session, notification_id: int, error: TransientError, *,
-            now: datetime) -> bool:
-    """After a provider call failed for now: back to "pending" so a retry can send it;
-    False when attempts are used up (now failed)."""
+            attempted: bool, now: datetime) -> bool:
+    """Back to "pending" so a retry can send it; False when attempts are used up (now failed).
+
+    `attempted`: the provider was called (a wait for a rate-limit slot is not an attempt).
+    """
     row = session.get(Notification, notification_id, with_for_update=True)
     if row is None or row.status != Status.SENDING:
         return False
-    row.attempts += 1
+    row.attempts += 1 if attempted else 0
     if row.attempts >= MAX_ATTEMPTS:
         _fail(row, _code(error), f"gave up after {row.attempts} attempts: {error}", now)
         return False
