@@ -58,16 +58,10 @@ def unit_of_work(sessions: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
-def insert_ignoring_conflict(session: Session | Connection, table, values: dict,
-                             conflict_cols: list[str], *, returning: tuple = ()):
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING id; None when the row already existed.
-
-    With `returning` columns: the returned row (id first), or None.
-    """
-    stmt = ignoring_conflict(dialect_of(session), table, values, conflict_cols,
-                             returning=returning)
-    result = session.execute(stmt)
-    return result.first() if returning else result.scalar_one_or_none()
+def insert_ignoring_conflict(session: Session, table, values: dict, conflict_cols: list[str]):
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id; None when the row already existed."""
+    stmt = ignoring_conflict(dialect_of(session), table, values, conflict_cols)
+    return session.execute(stmt).scalar_one_or_none()
 
 
 def dialect_of(session: Session | Connection) -> str:

@@ -29,7 +29,7 @@ def owed_followups(session: Session, *, effects_before: datetime) -> list[Follow
     pushes = session.scalars(select(Variant.shop_id).distinct().where(
         Variant.push_pending.is_(True), Variant.shop_id.in_(active)))
     dispatches = session.scalars(select(Effect.shop_id).distinct().where(
-        Effect.dispatched_at.is_(None), Effect.created_at < effects_before, Effect.kind.in_([str(k) for k in CUSTOMER_EFFECTS]),
-        Effect.shop_id.in_(active)))
+        Effect.dispatched_at.is_(None), Effect.created_at < effects_before,
+        Effect.kind.in_([str(k) for k in CUSTOMER_EFFECTS]), Effect.shop_id.in_(active)))
     return ([followups.push_variants(i) for i in pushes]
             + [followups.dispatch_effects(i) for i in dispatches])
