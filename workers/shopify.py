@@ -93,7 +93,7 @@ def sync_shop(shop_id: int, *, page: int = 50) -> int:
     except AuthRevoked as exc:
         needs_reinstall(shop_id, exc)
         return 0
-    return recompute_shop(shop_id)
+    return recompute_shop(shop_id, check_totals=True)  # reconciliation trusts no kept total
 
 
 def _store_pages(rt, shop_id: int, items, store, page: int) -> None:
@@ -109,7 +109,7 @@ def _store_pages(rt, shop_id: int, items, store, page: int) -> None:
             store(session, shop_id, batch)
 
 
-def recompute_shop(shop_id: int, *, batch: int = 100) -> int:
+def recompute_shop(shop_id: int, *, batch: int = 100, check_totals: bool = False) -> int:
     """Recompute every variant of the shop, a batch per transaction."""
     rt = runtime()
     with unit_of_work(rt.sessions) as session:
@@ -117,7 +117,8 @@ def recompute_shop(shop_id: int, *, batch: int = 100) -> int:
     for start in range(0, len(variant_ids), batch):
         with unit_of_work(rt.sessions) as session:
             followups = service.recompute_variants(session, shop_id,
-                                                   variant_ids[start:start + batch])
+                                                   variant_ids[start:start + batch],
+                                                   check_totals=check_totals)
         queues.enqueue_all(rt.redis, followups)
     return len(variant_ids)
 

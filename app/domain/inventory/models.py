@@ -65,6 +65,14 @@ class Variant(Base):
     alloc_tail_placed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     alloc_tail_line_id: Mapped[int | None] = mapped_column(BigInteger)
     alloc_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # Open demand of the variant's lines (units, and units weighted by line id), kept in
+    # step by every write of a line's open quantity (state.py), so a recompute knows
+    # whether anything in front of the queue changed without summing every open line.
+    # Checked against the lines themselves now and then (service.py): a drift is
+    # repaired and logged, never trusted for long.
+    open_total: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    open_checksum: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    open_checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # What was last written to Shopify; a push happens only when these differ.
     pushed_policy: Mapped[str | None] = mapped_column(String(10))
     pushed_status: Mapped[str | None] = mapped_column(String(20))
@@ -116,7 +124,9 @@ class OrderLine(Base):
     __tablename__ = "order_lines"
     __table_args__ = (UniqueConstraint("shop_id", "line_item_id"),
                       Index("ix_order_lines_queue", "shop_id", "variant_id", "placed_at",
-                            "line_item_id"))
+                            "line_item_id"),
+                      # Lines released after a stock snapshot are still counted in it.
+                      Index("ix_order_lines_released", "shop_id", "variant_id", "released_at"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = shop_fk()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, or_, select, tuple_
+from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.domain.inventory.models import CustomerOrder, InventoryLevel, OrderLine, Variant
@@ -48,29 +48,40 @@ def _variant_lines(variant: Variant):
 
 
 def demand_totals(session: Session, variant: Variant, as_of: datetime | None) -> DemandTotals:
-    """Open demand, its checksum, and what the stock snapshot taken at `as_of` already counts.
+    """Open demand and its checksum (kept on the variant row), and what the stock snapshot
+    taken at `as_of` already counts.
 
     Shopify lowers `available` when an order is placed and raises it when units are
     released, but its inventory webhook and the order webhook arrive separately and
     in any order. Counting only what the snapshot can have seen keeps a late or early
-    inventory webhook from briefly covering (or uncovering) customers' lines.
+    inventory webhook from briefly covering (or uncovering) customers' lines. Both
+    corrections read only lines newer than the snapshot, never the whole queue.
     """
-    if as_of is None:  # no stock snapshot: nothing is counted as already sold
-        seen = released_after = OrderLine.id.is_(None)
-        relevant = OrderLine.open_quantity > 0
-    else:
-        seen = OrderLine.placed_at <= as_of
-        released_after = and_(seen, OrderLine.released_at > as_of)
-        relevant = or_(OrderLine.open_quantity > 0, OrderLine.released_at > as_of)
-    row = session.execute(select(
+    committed = 0
+    if as_of is not None:
+        unseen, released_after = session.execute(select(
+            _sum(OrderLine.open_quantity, _variant_lines(variant), OrderLine.open_quantity > 0,
+                 or_(OrderLine.placed_at > as_of, OrderLine.placed_at.is_(None))),
+            _sum(OrderLine.released_quantity, _variant_lines(variant),
+                 OrderLine.released_at > as_of, OrderLine.placed_at <= as_of))).one()
+        committed = variant.open_total - int(unseen) + int(released_after)
+    return DemandTotals(total_open=variant.open_total, checksum=variant.open_checksum,
+                        committed=committed)
+
+
+def _sum(column, where: tuple, *conditions):
+    return (select(func.coalesce(func.sum(column), 0)).where(*where, *conditions)
+            .scalar_subquery())
+
+
+def open_demand_of_lines(session: Session, variant: Variant) -> tuple[int, int]:
+    """Open units and their checksum summed from the lines themselves (reads every open line)."""
+    units, checksum = session.execute(select(
         func.coalesce(func.sum(OrderLine.open_quantity), 0),
         func.coalesce(func.sum((OrderLine.line_item_id % CHECK_MODULUS + 1)
                                * OrderLine.open_quantity), 0),
-        func.coalesce(func.sum(case((seen, OrderLine.open_quantity), else_=0)), 0),
-        func.coalesce(func.sum(case((released_after, OrderLine.released_quantity), else_=0)), 0),
-    ).where(*_variant_lines(variant), relevant)).one()
-    return DemandTotals(total_open=int(row[0]), checksum=int(row[1]),
-                        committed=int(row[2]) + int(row[3]))
+    ).where(*_variant_lines(variant), OrderLine.open_quantity > 0)).one()
+    return int(units), int(checksum)
 
 
 _ROW = (OrderLine.id, OrderLine.line_item_id, OrderLine.placed_at, OrderLine.open_quantity,

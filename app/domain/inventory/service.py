@@ -10,9 +10,10 @@ what the next recompute diffs against, which is what makes replays silent.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
@@ -37,6 +38,12 @@ from app.domain.inventory.state import lock_variants
 from app.domain.suppliers.leadtimes import lead_time_days_for
 
 UNTRACKED_STOCK = 10**9  # Shopify does not count these: never short
+# How long the open-demand totals kept on a variant go unchecked against its lines.
+# A check reads every open line (as a full recompute does); between checks the flash-sale
+# path reads only the new lines. Reconciliation and every full recompute check too.
+OPEN_DEMAND_CHECK_EVERY = timedelta(minutes=5)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -59,8 +66,11 @@ class _Changes:
 
 
 def recompute_variants(session: Session, shop_id: int, variant_ids: Iterable[int], *,
-                       today: date | None = None) -> list[FollowUp]:
-    """Reallocate the variants (Shopify ids); returns the jobs to enqueue after commit."""
+                       today: date | None = None, check_totals: bool = False) -> list[FollowUp]:
+    """Reallocate the variants (Shopify ids); returns the jobs to enqueue after commit.
+
+    `check_totals` sums each variant's open demand from its lines (reconciliation does).
+    """
     variants = lock_variants(session, shop_id, variant_ids)
     changes = _Changes()
     if not variants:
@@ -69,14 +79,14 @@ def recompute_variants(session: Session, shop_id: int, variant_ids: Iterable[int
     shop_policy = load_shop_policy(session, shop_id, variants)
     for variant in variants:
         if variant.details_known:
-            _recompute(session, variant, shop_policy, today, changes)
+            _recompute(session, variant, shop_policy, today, changes, check_totals)
         else:  # until Shopify told us what it is and what is in stock, any answer is a guess
             changes.fetch.append(variant.variant_id)
     return changes.followups(shop_id)
 
 
 def _recompute(session: Session, variant: Variant, shop_policy: ShopPolicy, today: date,
-               changes: _Changes) -> None:
+               changes: _Changes, check_totals: bool) -> None:
     policy = shop_policy.for_variant(
         variant, lead_time_days_for(session, shop_id=variant.shop_id, sku=variant.sku))
     stock = reads.stock(session, variant, shop_policy.counted_locations)
@@ -84,18 +94,20 @@ def _recompute(session: Session, variant: Variant, shop_policy: ShopPolicy, toda
         changes.fetch.append(variant.variant_id)  # no inventory level known yet: ask Shopify
         return
     supply = reads.open_supply(session, variant)
-    totals = reads.demand_totals(session, variant, stock.as_of)
-    on_hand = max(0, stock.available + totals.committed) if variant.tracked else UNTRACKED_STOCK
+    checked = check_totals or _check_due(variant)
+    totals, on_hand = _demand(session, variant, stock, check=checked)
     fingerprint = _fingerprint(policy, supply, today, variant.tracked)
     tail = _appended_tail(session, variant, on_hand, fingerprint, totals)
+    if tail is None and not checked:  # reading the whole queue anyway: check the totals too
+        totals, on_hand = _demand(session, variant, stock, check=True)
     if tail is not None:
-        allocation = allocate_tail(tail=[_demand(r) for r in tail], on_hand=on_hand,
+        allocation = allocate_tail(tail=[_demand_line(r) for r in tail], on_hand=on_hand,
                                    total_open_before=variant.alloc_total_open, supply=supply,
                                    policy=policy, today=today)
         rows = tail
     else:
         rows = reads.queue_rows(session, variant)
-        allocation = allocate(lines=[_demand(r) for r in rows if r.open_quantity > 0],
+        allocation = allocate(lines=[_demand_line(r) for r in rows if r.open_quantity > 0],
                               available=on_hand - totals.total_open, supply=supply,
                               policy=policy, today=today)
     _store(session, variant, rows, allocation, changes)
@@ -103,7 +115,33 @@ def _recompute(session: Session, variant: Variant, shop_policy: ShopPolicy, toda
     _decide_push(variant, allocation, changes)
 
 
-def _demand(row) -> DemandLine:
+def _check_due(variant: Variant) -> bool:
+    checked = variant.open_checked_at
+    return checked is None or utcnow() - checked >= OPEN_DEMAND_CHECK_EVERY
+
+
+def _demand(session: Session, variant: Variant, stock: reads.Stock, *,
+            check: bool) -> tuple[reads.DemandTotals, int]:
+    """Open demand, and the units on hand for it (stock plus what the snapshot counts as sold)."""
+    if check:
+        _check_open_demand(session, variant)
+    totals = reads.demand_totals(session, variant, stock.as_of)
+    on_hand = max(0, stock.available + totals.committed) if variant.tracked else UNTRACKED_STOCK
+    return totals, on_hand
+
+
+def _check_open_demand(session: Session, variant: Variant) -> None:
+    """Compare the variant's open-demand totals with its lines; repair (and say so) on drift."""
+    actual = reads.open_demand_of_lines(session, variant)
+    if actual != (variant.open_total, variant.open_checksum):
+        log.warning("open demand of variant %s (shop %s) drifted: kept %s/%s, lines say %s/%s;"
+                    " repaired", variant.variant_id, variant.shop_id, variant.open_total,
+                    variant.open_checksum, *actual)
+        variant.open_total, variant.open_checksum = actual
+    variant.open_checked_at = utcnow()
+
+
+def _demand_line(row) -> DemandLine:
     return DemandLine(line_id=row.line_item_id, placed_at=row.placed_at,
                       open_qty=row.open_quantity, priority=row.priority)
 

@@ -6,7 +6,9 @@ caller recomputes exactly those.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -14,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.db import insert_ignoring_conflict
 from app.domain.inventory.models import CustomerOrder, InventoryLevel, OrderLine, Variant
 from app.domain.inventory.payloads import CancelRefund, LevelSnapshot, OrderSnapshot
+from app.domain.inventory.reads import weigh
 from app.domain.inventory.rules import newer
 from app.domain.ports import VariantInfo
 from app.errors import TransientError
@@ -88,6 +91,11 @@ def apply_order(session: Session, shop_id: int, snap: OrderSnapshot) -> set[int]
         session.add(order)
     elif not newer(order.source_updated_at, snap.updated_at):
         return set()
+    with _open_demand_kept(session, order):
+        return _store_order(order, shop_id, snap)
+
+
+def _store_order(order: CustomerOrder, shop_id: int, snap: OrderSnapshot) -> set[int]:
     for field in ("name", "email", "phone", "customer_id", "locale", "placed_at",
                   "cancelled_at"):
         setattr(order, field, getattr(snap, field))
@@ -101,7 +109,7 @@ def apply_order(session: Session, shop_id: int, snap: OrderSnapshot) -> set[int]
         line.ordered_quantity, line.quantity = line_snap.ordered_quantity, line_snap.quantity
         line.fulfilled_quantity = line_snap.fulfilled_quantity
         line.placed_at = snap.placed_at
-    return refresh_open(order, at=snap.cancelled_at or snap.updated_at)
+    return _refresh_open(order, at=snap.cancelled_at or snap.updated_at)
 
 
 def _new_line(order: CustomerOrder, shop_id: int, snap) -> OrderLine:
@@ -111,8 +119,19 @@ def _new_line(order: CustomerOrder, shop_id: int, snap) -> OrderLine:
     return line
 
 
-def refresh_open(order: CustomerOrder, *, at) -> set[int]:
-    """Recompute each line's open and released units after the order changed."""
+def cancel_for_customer(session: Session, order: CustomerOrder, line: OrderLine, *,
+                        at) -> set[int]:
+    """The customer gave up the line's remaining units (status page)."""
+    with _open_demand_kept(session, order):
+        line.cancelled_by_customer = True
+        return _refresh_open(order, at=at)
+
+
+def _refresh_open(order: CustomerOrder, *, at) -> set[int]:
+    """Recompute each line's open and released units after the order changed.
+
+    The only writer of `open_quantity`; callers run it inside `_open_demand_kept`.
+    """
     for line in order.lines:
         line.open_quantity = open_quantity(line, order)
         released = max(0, line.ordered_quantity - line.fulfilled_quantity - line.open_quantity)
@@ -134,12 +153,41 @@ def apply_refund(session: Session, shop_id: int, order_id: int,
         # Out of order: the refund came before its order. Retry once the order is stored.
         raise TransientError(f"order {order_id} is not stored yet")
     by_id = {line.line_item_id: line for line in order.lines}
-    for cancel in cancels:
-        line = by_id.get(cancel.line_item_id)
-        if line is not None:
-            line.cancel_refunds = {**(line.cancel_refunds or {}),
-                                   str(cancel.refund_line_item_id): cancel.quantity}
-    return refresh_open(order, at=at)
+    with _open_demand_kept(session, order):
+        for cancel in cancels:
+            line = by_id.get(cancel.line_item_id)
+            if line is not None:
+                line.cancel_refunds = {**(line.cancel_refunds or {}),
+                                       str(cancel.refund_line_item_id): cancel.quantity}
+        return _refresh_open(order, at=at)
+
+
+@contextmanager
+def _open_demand_kept(session: Session, order: CustomerOrder) -> Iterator[None]:
+    """Move each variant's open-demand totals by what the block changed in the order's lines.
+
+    The recompute trusts these totals to tell an order appended at the back of the
+    queue from a change in front of it (service.py), so every write of a line's open
+    quantity goes through here. A line moving to another variant leaves the old one's
+    totals and joins the new one's.
+    """
+    before = _open_demand(order.lines)
+    yield
+    moved = _open_demand(order.lines)
+    moved.subtract(before)
+    changed = {variant_id for (variant_id, _), delta in moved.items() if delta}
+    for variant in lock_variants(session, order.shop_id, changed):
+        variant.open_total += moved[(variant.variant_id, "units")]
+        variant.open_checksum += moved[(variant.variant_id, "checksum")]
+
+
+def _open_demand(lines: Iterable[OrderLine]) -> Counter:
+    totals: Counter = Counter()
+    for line in lines:
+        if line.variant_id is not None and line.open_quantity:
+            totals[(line.variant_id, "units")] += line.open_quantity
+            totals[(line.variant_id, "checksum")] += weigh(line.line_item_id, line.open_quantity)
+    return totals
 
 
 def apply_level(session: Session, shop_id: int, snap: LevelSnapshot) -> set[int]:

@@ -122,6 +122,11 @@ def request_switch(session: Session, shop_id: int, order_id: int, line_item_id: 
     return alternatives.request_switch(session, shop_id, order_id, line, variant_id, now=now)
 
 
+def _variant_of(order: CustomerOrder, line_item_id: int) -> int | None:
+    return next((line.variant_id for line in order.lines if line.line_item_id == line_item_id),
+                None)
+
+
 def _locked_line(session: Session, order: CustomerOrder, line_item_id: int) -> OrderLine:
     line = session.scalar(select(OrderLine).where(OrderLine.order_pk == order.id,
                                                   OrderLine.line_item_id == line_item_id)
@@ -139,16 +144,18 @@ def cancel_line(session: Session, shop_id: int, order_id: int, line_item_id: int
     of kind `line_cancelled_by_customer`, and, when the shop allows it, a job removes
     the units from the Shopify order (customer_options.order_edits).
     """
-    if recompute is None:  # the engine's entry point, imported late to keep this module light
+    # The engine, imported late to keep this module light: it keeps open quantities in step.
+    from app.domain.inventory import state
+    if recompute is None:
         from app.domain.inventory.service import recompute_variants as recompute
     _, order = _shop_and_order(session, shop_id, order_id)
+    # The variant is locked before the line, in the order the webhook handlers lock them.
+    state.lock_variants(session, shop_id, [v for v in (_variant_of(order, line_item_id),) if v])
     line = _locked_line(session, order, line_item_id)
     if not _cancellable(line):
         raise Conflict("This item can no longer be cancelled here.")
     cancelled_units = line.open_quantity
-    line.cancelled_by_customer = True
-    from app.domain.inventory import state  # the engine keeps open/released quantities in step
-    state.refresh_open(order, at=now)
+    state.cancel_for_customer(session, order, line, at=now)
     session.add(Effect(shop_id=shop_id, variant_id=line.variant_id or 0, order_id=order_id,
                        line_item_id=line_item_id, kind=LINE_CANCELLED_BY_CUSTOMER,
                        old=str(line.backordered), new=line.eta.isoformat() if line.eta else None,
