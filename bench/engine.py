@@ -34,6 +34,7 @@ from app.domain.inventory.models import (
     ShopSettings,
     Variant,
 )
+from app.domain.inventory.reads import weigh
 from app.domain.inventory.rules import DemandLine, Policy, allocate
 from app.domain.inventory.service import recompute_variants
 from app.domain.shops.models import Shop
@@ -71,7 +72,11 @@ def _shop_with_variant(rt: Runtime, available: int, as_of: datetime) -> int:
 
 
 def _bulk_lines(rt: Runtime, shop_id: int, count: int) -> None:
+    """Open lines written straight into the tables, with the variant's open-demand totals
+    (what the webhook path keeps in step, state._open_demand_kept) set to match."""
     with unit_of_work(rt.sessions) as session:
+        session.execute(update(Variant).where(Variant.shop_id == shop_id).values(
+            open_total=count, open_checksum=sum(weigh(i, 1) for i in range(1, count + 1))))
         for start in range(0, count, 10_000):
             ids = range(start + 1, min(count, start + 10_000) + 1)
             session.execute(insert(CustomerOrder), [

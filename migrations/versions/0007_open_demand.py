@@ -30,7 +30,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column('open_checked_at', app.domain.base.UtcDateTime(),
                                    nullable=True))
     op.create_index('ix_order_lines_released', 'order_lines',
-                    ['shop_id', 'variant_id', 'released_at'], unique=False)
+                    ['shop_id', 'variant_id', 'released_at'], unique=False,
+                    postgresql_where=sa.text('released_at IS NOT NULL'),
+                    sqlite_where=sa.text('released_at IS NOT NULL'))
     op.execute("UPDATE variants SET open_total = (" + _SUM.format(expr="l.open_quantity") + "),"
                " open_checksum = (" + _SUM.format(
                    expr="(l.line_item_id % 1000003 + 1) * l.open_quantity") + ")")

@@ -126,7 +126,10 @@ class OrderLine(Base):
                       Index("ix_order_lines_queue", "shop_id", "variant_id", "placed_at",
                             "line_item_id"),
                       # Lines released after a stock snapshot are still counted in it.
-                      Index("ix_order_lines_released", "shop_id", "variant_id", "released_at"))
+                      # Partial: only released lines, so queue reads never pick this one.
+                      Index("ix_order_lines_released", "shop_id", "variant_id", "released_at",
+                            postgresql_where=text("released_at IS NOT NULL"),
+                            sqlite_where=text("released_at IS NOT NULL")))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = shop_fk()

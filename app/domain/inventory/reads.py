@@ -59,12 +59,14 @@ def demand_totals(session: Session, variant: Variant, as_of: datetime | None) ->
     """
     committed = 0
     if as_of is not None:
-        unseen, released_after = session.execute(select(
-            _sum(OrderLine.open_quantity, _variant_lines(variant), OrderLine.open_quantity > 0,
-                 or_(OrderLine.placed_at > as_of, OrderLine.placed_at.is_(None))),
-            _sum(OrderLine.released_quantity, _variant_lines(variant),
-                 OrderLine.released_at > as_of, OrderLine.placed_at <= as_of))).one()
-        committed = variant.open_total - int(unseen) + int(released_after)
+        lines = _variant_lines(variant)
+        # Three range reads, each an index condition (an OR would scan the whole queue).
+        placed_after, undated, released_after = session.execute(select(
+            _sum(OrderLine.open_quantity, lines, OrderLine.placed_at > as_of),
+            _sum(OrderLine.open_quantity, lines, OrderLine.placed_at.is_(None)),
+            _sum(OrderLine.released_quantity, lines, OrderLine.released_at > as_of,
+                 OrderLine.placed_at <= as_of))).one()
+        committed = variant.open_total - int(placed_after) - int(undated) + int(released_after)
     return DemandTotals(total_open=variant.open_total, checksum=variant.open_checksum,
                         committed=committed)
 
