@@ -77,9 +77,10 @@ AUTOVACUUM_NAPTIME = 60.0  # seconds: PostgreSQL's default autovacuum_naptime
 
 
 @contextmanager
-def autovacuum_stand_in(database_url: str, every: float = AUTOVACUUM_NAPTIME) -> Iterator[bool]:
+def autovacuum_stand_in(database_url: str, every: float = AUTOVACUUM_NAPTIME, *,
+                        enabled: bool = True) -> Iterator[bool]:
     """While the block runs, VACUUM (ANALYZE) the database every `every` seconds when the
-    server's own autovacuum is off; yields whether it stands in.
+    server's own autovacuum is off (and `enabled`); yields whether it stands in.
 
     This machine's PostgreSQL runs with autovacuum = off (quicker tests); production
     servers never do. Without it, dead row versions of the hot rows (the variant, its
@@ -98,10 +99,11 @@ def autovacuum_stand_in(database_url: str, every: float = AUTOVACUUM_NAPTIME) ->
                 connection.exec_driver_sql("VACUUM (ANALYZE)")
 
     thread = threading.Thread(target=vacuum, name="autovacuum-stand-in", daemon=True)
-    if not server_vacuums:
+    stands_in = enabled and not server_vacuums
+    if stands_in:
         thread.start()
     try:
-        yield not server_vacuums
+        yield stands_in
     finally:
         stop.set()
         if thread.is_alive():
