@@ -27,6 +27,14 @@ pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
 
 
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def _answers(url: str) -> bool:
     try:
         return requests.get(url, timeout=1).status_code == 200
@@ -51,6 +59,8 @@ def test_make_run_takes_the_demo_flash_sale_with_nothing_else_installed(tmp_path
         with suppress(ProcessLookupError):
             os.killpg(service.pid, signal.SIGTERM)
         service.wait(30)
+    # Stopping it stops everything it started: web, worker and the embedded Redis.
+    wait_for(lambda: not _group_alive(service.pid), timeout=30, interval=0.5)
 
     assert demo.returncode == 0, demo.stderr + log_path.read_text(errors="replace")[-2000:]
     done = re.search(r"Done: (\d+) webhooks applied; (\d+) customer messages sent", demo.stdout)

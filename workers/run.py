@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import time
 
 from redis.exceptions import RedisError
@@ -36,23 +37,46 @@ def run_worker(rt: Runtime, *, burst: bool = False) -> None:
     context.install(rt)
     backoff = 1
     while True:
+        _exit_on_signals()
+        worker = None
         try:
-            worker = _work_once(rt, burst=burst)
+            ensure_scheduled(rt.redis)
+            worker = _new_worker(rt)
+            worker.work(with_scheduler=True, burst=burst, logging_level="INFO")
         except RedisError as exc:
+            if worker is not None and _stopping(worker):
+                return  # told to stop: Redis going away too (`make run`) is no reason to stay
             log.warning("worker lost Redis (%s); starting again in %d s", exc, backoff)
-            time.sleep(backoff)
+            _pause(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF)
             continue
-        if burst or worker._stop_requested:
+        if burst or _stopping(worker):
             return
         backoff = 1  # RQ left its loop for an error it logged; start afresh
-        time.sleep(backoff)
+        _pause(backoff)
 
 
-def _work_once(rt: Runtime, *, burst: bool) -> SimpleWorker:
-    ensure_scheduled(rt.redis)
+def _new_worker(rt: Runtime) -> SimpleWorker:
     queues = [Queue(name, connection=rt.redis) for name in ALL_QUEUES]
-    worker = BackorderWorker(queues, connection=rt.redis, worker_ttl=WORKER_TTL,
-                             maintenance_interval=MAINTENANCE_SECONDS)
-    worker.work(with_scheduler=True, burst=burst, logging_level="INFO")
-    return worker
+    return BackorderWorker(queues, connection=rt.redis, worker_ttl=WORKER_TTL,
+                           maintenance_interval=MAINTENANCE_SECONDS)
+
+
+def _stopping(worker: SimpleWorker) -> bool:
+    return worker._stop_requested or worker._shutdown_requested_date is not None
+
+
+def _pause(seconds: float) -> None:
+    _exit_on_signals()
+    time.sleep(seconds)
+
+
+def _exit_on_signals() -> None:
+    """Between RQ runs a stop signal ends the process. RQ installs its own handlers inside
+    `work()` and leaves them behind, and those raise mid-sleep or are lost once it is gone."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit)
+
+
+def _exit(signum, _frame) -> None:
+    raise SystemExit(0)
