@@ -28,8 +28,8 @@ def shopify():
         raise Unauthorized("HMAC signature is missing or does not match")
     delivery = intake.delivery_from_headers(request.headers)
     payload = intake.parse_payload(body)
-    with single_statement(runtime.engine) as connection:
-        recorded = intake.record_delivery(connection, delivery, payload, body)
+    with single_statement(runtime.engine, runtime.prepared) as db:
+        recorded = intake.record_delivery(db, delivery, payload, body)
     if recorded.pending and not hand_off(runtime.redis, recorded.event_id):
         ENQUEUE_FAILURES.inc()
     WEBHOOKS_RECEIVED.labels(label, _outcome(recorded)).inc()
