@@ -70,7 +70,7 @@ class PreparedStatements:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._open: list = []
-        self._statements: dict[int, _Compiled] = {}
+        self._statements: dict[object, _Compiled] = {}
 
     def first(self, statement, params: dict):
         """The statement's first row (a named tuple), or None."""
@@ -91,10 +91,11 @@ class PreparedStatements:
             connection.close()
 
     def _compiled(self, statement) -> _Compiled:
-        # Statements run here are built once (module constants, lru_cache): a stable id.
-        compiled = self._statements.get(id(statement))
+        # Keyed by the statement object itself: statements run here are built once
+        # (module constants, lru_cache), and the key keeps each alive.
+        compiled = self._statements.get(statement)
         if compiled is None:
-            compiled = self._statements[id(statement)] = _Compiled(statement, self._dialect)
+            compiled = self._statements[statement] = _Compiled(statement, self._dialect)
         return compiled
 
     def _connection(self):
