@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
-from app.db import make_engine, make_session_factory
+from app.db import PreparedStatements, make_engine, make_session_factory
 from app.domain.ports import ShopifyAdmin
 
 
@@ -32,6 +32,13 @@ class Runtime:
         self.sessions = make_session_factory(self.engine)
 
     @cached_property
+    def prepared(self) -> PreparedStatements | None:
+        """Per-thread prepared statements for the hot path; SQLite runs it through the engine."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        return PreparedStatements(self.engine)
+
+    @cached_property
     def redis(self) -> redis.Redis:
         # Short timeouts: when Redis is down, intake stores and answers instead of hanging.
         url = self.settings.redis_url or "redis://127.0.0.1:6379/0"
@@ -45,6 +52,8 @@ class Runtime:
         return shopify_admin(self.settings, domain, token)
 
     def close(self) -> None:
+        if self.__dict__.get("prepared") is not None:
+            self.prepared.close()
         self.engine.dispose()
         if "redis" in self.__dict__:
             self.redis.close()

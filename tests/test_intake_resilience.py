@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.domain.intake.models import EventStatus, WebhookEvent
 from app.runtime import Runtime
@@ -102,3 +102,33 @@ def test_a_processed_event_run_again_has_no_second_effect(rt, client, run_jobs):
     from app.domain.customers.models import CustomerDataExport
     with rt.sessions() as session:
         assert len(session.scalars(select(CustomerDataExport)).all()) == 1
+
+
+def test_a_webhook_after_the_database_dropped_the_connection_is_stored_on_a_new_one(
+        rt, client):
+    make_shop(rt, domain=SHOP)
+    post_webhook(client, "customers/data_request", {"customer": {"id": 1}}, secret=WEBHOOK_SECRET)
+    with rt.engine.connect() as conn:  # as a PostgreSQL restart or failover does
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    response = post_webhook(client, "customers/data_request", {"customer": {"id": 2}},
+                            secret=WEBHOOK_SECRET)
+    assert response.status_code == 200
+    assert statuses(rt) == [EventStatus.RECEIVED] * 2
+
+
+def test_intake_on_sqlite_stores_through_the_engine(tmp_path, base_settings):
+    sqlite = Runtime(base_settings.with_overrides(database_url=f"sqlite:///{tmp_path}/b.db"))
+    from app.migrate import upgrade
+    upgrade(sqlite.settings.database_url)
+    try:
+        assert sqlite.prepared is None
+        make_shop(sqlite, domain=SHOP)
+        client = create_app(runtime=sqlite).test_client()
+        for _ in range(2):  # the second is a duplicate
+            response = post_webhook(client, "customers/data_request", {"customer": {"id": 1}},
+                                    secret=WEBHOOK_SECRET, event_id="ev-1")
+            assert response.status_code == 200
+        assert statuses(sqlite) == [EventStatus.RECEIVED]
+    finally:
+        sqlite.close()

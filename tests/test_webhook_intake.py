@@ -117,6 +117,9 @@ def test_webhook_id_recognises_duplicates_when_no_event_id_is_sent(rt, client):
     (b"{not json", "body is not valid JSON"),
     (b"[1, 2]", "body is not a JSON object"),
     (b"\xff\xfe", "body is not valid JSON"),
+    (b'{"total": NaN}', "body is not valid JSON"),
+    (b'{"note": "\\ud800"}', "body is not valid JSON"),  # a lone surrogate
+    (b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}", "body is not valid JSON"),  # too deep
 ])
 def test_malformed_body_is_400_with_a_one_line_reason(rt, client, body, reason):
     headers = webhook_headers(body, "orders/create", secret=WEBHOOK_SECRET)

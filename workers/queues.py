@@ -60,6 +60,15 @@ def enqueue(connection: Redis, followup: FollowUp) -> bool:
     return True
 
 
+def enqueue_many(connection: Redis, followups: list[FollowUp]) -> None:
+    """Put many plain (not coalesced) jobs on their queues, one pipeline per queue; raises
+    RedisError: a caller batching jobs keeps its own way to recover them."""
+    for name in dict.fromkeys(f.queue for f in followups):
+        queue(name, connection).enqueue_many([Queue.prepare_data(
+            f.func, f.args, f.kwargs, job_id=f.job_id, retry=DEFAULT_RETRY,
+            failure_ttl=7 * 86400, result_ttl=600) for f in followups if f.queue == name])
+
+
 def _already_waiting(connection: Redis, job_id: str) -> bool:
     """Set the marker, or find it set with its job still waiting; a stale one is taken over."""
     key = _coalesce_key(job_id)

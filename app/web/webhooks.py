@@ -1,4 +1,4 @@
-"""Shopify webhooks: verify the HMAC on the raw body, store, enqueue, answer. Nothing more."""
+"""Shopify webhooks: verify the HMAC on the raw body, store, hand off to the workers, answer."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from app.errors import PayloadTooLarge, Unauthorized
 from app.metrics import ENQUEUE_FAILURES, WEBHOOKS_RECEIVED
 from app.web.deps import rt
 from integrations.shopify.webhooks import verify_webhook
-from workers import queues
+from workers.intake import hand_off
 
 bp = Blueprint("webhooks", __name__)
 
@@ -28,10 +28,9 @@ def shopify():
         raise Unauthorized("HMAC signature is missing or does not match")
     delivery = intake.delivery_from_headers(request.headers)
     payload = intake.parse_payload(body)
-    with single_statement(runtime.engine) as connection:
-        recorded = intake.record_delivery(connection, delivery, payload, body)
-    if recorded.pending and not queues.enqueue(
-            runtime.redis, queues.process_webhook_job(recorded.event_id)):
+    with single_statement(runtime.engine, runtime.prepared) as db:
+        recorded = intake.record_delivery(db, delivery, payload, body)
+    if recorded.pending and not hand_off(runtime.redis, recorded.event_id):
         ENQUEUE_FAILURES.inc()
     WEBHOOKS_RECEIVED.labels(label, _outcome(recorded)).inc()
     return "", 200

@@ -1,0 +1,80 @@
+"""From the web request to the worker: hand off a stored webhook's id, pump ids into jobs.
+
+RQ's enqueue builds a job, pickles it and writes five keys: about 0.6 ms of the web
+process's CPU, the largest single cost of intake. So the request only appends the
+event id to a Redis list (one round trip), and a pump job on the worker side turns
+the waiting ids into the usual per-event `process_webhook` jobs, many per pipeline.
+One pump is queued at a time: a marker says one is waiting, and the pump deletes it
+before it reads the list, so an id appended while it runs queues the next pump.
+
+Nothing is lost on the way: the row is stored before the hand-off, so an id that
+never reaches Redis (Redis down, the process died) or that a dying pump had taken
+stays `received` in the inbox, and the sweeper re-enqueues it.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import suppress
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+from workers import queues
+
+log = logging.getLogger(__name__)
+
+PENDING = "backorder:intake:pending"    # event ids stored and handed off, not yet jobs
+PUMP_WAITING = "backorder:intake:pump"  # set while a pump job waits in the queue
+# A marker whose pump was never queued (the process died in between) holds the next
+# pump back this long at most; a pump waiting longer behind a backlog just gets a twin.
+PUMP_WAITING_TTL = 5
+BATCH = 500
+MAX_BATCHES = 20  # then the pump queues its successor, so one run stays short
+
+
+def hand_off(connection: Redis, event_id: int) -> bool:
+    """Give a stored event to the workers; False (logged) when Redis is unreachable."""
+    try:
+        pipe = connection.pipeline(transaction=False)
+        pipe.rpush(PENDING, event_id)
+        pipe.set(PUMP_WAITING, 1, nx=True, ex=PUMP_WAITING_TTL)
+        _, pump_needed = pipe.execute()
+        if pump_needed:
+            _queue_pump(connection)
+    except RedisError as exc:
+        log.warning("could not hand off webhook %s: %s (the sweeper will retry)", event_id, exc)
+        return False
+    return True
+
+
+def _queue_pump(connection: Redis) -> None:
+    try:
+        queues.queue(queues.WEBHOOKS, connection).enqueue(
+            "workers.intake.pump_webhooks", retry=queues.DEFAULT_RETRY,
+            result_ttl=0, failure_ttl=86400)
+    except RedisError:
+        with suppress(RedisError):  # a marker without its job would hold the next one back
+            connection.delete(PUMP_WAITING)
+        raise
+
+
+def pump(connection: Redis) -> int:
+    """Turn every waiting event id into its process_webhook job; returns how many."""
+    connection.delete(PUMP_WAITING)  # first: ids appended from now on queue another pump
+    moved = 0
+    for _ in range(MAX_BATCHES):
+        raw = connection.lpop(PENDING, BATCH)
+        if not raw:
+            return moved
+        queues.enqueue_many(connection, [queues.process_webhook_job(int(i)) for i in raw])
+        moved += len(raw)
+    if connection.set(PUMP_WAITING, 1, nx=True, ex=PUMP_WAITING_TTL):
+        _queue_pump(connection)
+    return moved
+
+
+def pump_webhooks() -> int:
+    """The pump job: run by any worker on the webhooks queue."""
+    from workers.context import runtime
+    return pump(runtime().redis)
