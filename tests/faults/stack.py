@@ -35,7 +35,7 @@ from sqlalchemy import func, select
 
 from app.db import make_engine, make_session_factory
 from app.domain.intake.models import EventStatus, WebhookEvent
-from app.domain.inventory.models import Effect
+from app.domain.inventory.models import Effect, Variant
 from app.domain.notifications.models import Notification
 from app.domain.notifications.models import Status as NoteStatus
 from app.migrate import upgrade
@@ -319,8 +319,11 @@ class Stack:
             # Customer news the engine found that no message has taken up yet.
             untold = session.scalar(select(func.count()).select_from(Effect).where(
                 Effect.dispatched_at.is_(None), Effect.line_item_id.is_not(None)))
+            # What Shopify should show and does not yet: a push still owed.
+            unpushed = session.scalar(select(func.count()).select_from(Variant)
+                                      .where(Variant.push_pending.is_(True)))
         return {"received_webhooks": received, "unsent_notifications": unsent,
-                "undispatched_effects": untold}
+                "undispatched_effects": untold, "unpushed_variants": unpushed}
 
     def wait_drained(self, *, timeout: float, settle: float = 3.0,
                      fast_forward: bool = True) -> float:
@@ -330,8 +333,9 @@ class Stack:
         The inbox sweeper (every 60 s) is waited for. Two slower clocks are fast-forwarded
         once the service is otherwise idle, doing exactly what they would do later:
         RQ's clean-up of jobs abandoned by a killed worker (240 s after the job started,
-        then at a worker's next maintenance, up to 10 minutes later), and the 5-minute
-        notification sweep (`sweep_notifications`) for messages whose job was lost.
+        then at a worker's next maintenance, up to 10 minutes later), the follow-up sweep
+        (`sweep_followups`, every minute, for pushes and messages whose job was lost after
+        its commit) and the 5-minute notification sweep (`sweep_notifications`).
         """
         started = time.monotonic()
         quiet_since = idle_since = None
@@ -364,6 +368,9 @@ class Stack:
                 if expiries:  # every execution left belongs to a dead worker (service idle)
                     StartedJobRegistry(name, connection=self.redis).cleanup(max(expiries))
             self.note(f"fast-forward: RQ cleaned {state['abandoned']} abandoned job(s)")
+        elif state.get("unpushed_variants") or state.get("undispatched_effects"):
+            Queue(MAINTENANCE, connection=self.redis).enqueue("workers.jobs.sweep_followups", 0)
+            self.note("fast-forward: follow-up sweep")
         elif state.get("unsent_notifications"):
             Queue(MAINTENANCE, connection=self.redis).enqueue(
                 "workers.notifications.sweep_notifications", 0)

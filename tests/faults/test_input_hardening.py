@@ -81,7 +81,9 @@ def _templates() -> dict[str, dict]:
 
 TEMPLATES = _templates()
 wrong_value = st.one_of(
-    st.none(), st.booleans(), st.floats(allow_nan=True, allow_infinity=True),
+    # Finite floats: NaN and Infinity are not JSON (RFC 8259), so a body carrying them is
+    # malformed, answered 400 and never stored (the fuzz tests cover malformed bodies).
+    st.none(), st.booleans(), st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=12), st.sampled_from(["12", "", "1e3", "\u0000", "2026-13-45"]),
     st.integers(-10, -1), st.sampled_from([2**63, -(2**63) - 1, 2**70, 10**30]),
     st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(),
@@ -144,6 +146,7 @@ def hard_shop(rt, client, run_jobs, monkeypatch):
 @given(delivery=broken_deliveries())
 @example(delivery=("customers/data_request", {"customer": 1.0, "orders_requested": [ORDER]}))
 @example(delivery=("customers/redact", {"orders_to_redact": True}))
+@example(delivery=("inventory_items/update", {**TEMPLATES["inventory_items/update"], "sku": "\x00"}))
 @example(delivery=("products/update", {**TEMPLATES["products/update"], "id": 10**30}))
 @example(delivery=("orders/create", {**TEMPLATES["orders/create"], "id": 2**63}))
 def test_plausible_but_wrong_webhooks_are_stored_then_fail_cleanly_or_apply(

@@ -51,12 +51,12 @@ def handle_inventory_level(ctx: HandlerContext) -> None:
 
 def handle_inventory_item(ctx: HandlerContext) -> None:
     """inventory_items/update: whether Shopify tracks the item, and its SKU."""
-    item_id = payloads.require_int(ctx.payload, "id")
+    item_id, tracked, sku = payloads.parse_item(ctx.payload)
     variant_ids = state.variants_of_item(ctx.session, ctx.shop.id, item_id)
     state.lock_variants(ctx.session, ctx.shop.id, variant_ids)
-    values = {"tracked": bool(ctx.payload.get("tracked", True))}
-    if ctx.payload.get("sku"):
-        values["sku"] = str(ctx.payload["sku"])[:255]
+    values = {"tracked": tracked}
+    if sku:
+        values["sku"] = sku
     ctx.session.execute(update(Variant).where(Variant.shop_id == ctx.shop.id,
                                               Variant.inventory_item_id == item_id).values(**values))
     _recompute(ctx, variant_ids)

@@ -95,7 +95,14 @@ def require_int(payload: dict, key: str) -> int:
 
 def _text(payload: dict, key: str, limit: int = 255) -> str | None:
     value = payload.get(key)
-    return str(value)[:limit] if value not in (None, "") else None
+    if value in (None, ""):
+        return None
+    return str(value).replace("\x00", "")[:limit] or None  # PostgreSQL text holds no NUL
+
+
+def parse_item(payload: dict) -> tuple[int, bool, str | None]:
+    """An inventory_items/update payload: item id, whether Shopify tracks it, its SKU."""
+    return require_int(payload, "id"), bool(payload.get("tracked", True)), _text(payload, "sku")
 
 
 def parse_order(payload: dict) -> OrderSnapshot:
