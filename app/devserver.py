@@ -60,6 +60,7 @@ def run(*, port: int = 8000) -> None:
         subprocess.Popen([bin_dir / "backorder", "worker"], env=env),
     ]
     _announce(port, settings, env)
+    signal.signal(signal.SIGTERM, _interrupt)  # stopped by a supervisor: clean up as for Ctrl-C
     try:
         while all(c.poll() is None for c in children):
             time.sleep(0.5)
@@ -72,6 +73,10 @@ def run(*, port: int = 8000) -> None:
             child.wait(20)
         if embedded is not None:
             embedded.shutdown()
+
+
+def _interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _announce(port: int, settings: Settings, env: dict[str, str]) -> None:

@@ -35,6 +35,16 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+def _servers_in(folder: Path) -> list[int]:
+    """Processes whose working directory is the folder (the embedded redis-server's is)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        with suppress(OSError):
+            if entry.name.isdigit() and Path(os.readlink(entry / "cwd")) == folder:
+                pids.append(int(entry.name))
+    return pids
+
+
 def _answers(url: str) -> bool:
     try:
         return requests.get(url, timeout=1).status_code == 200
@@ -59,8 +69,10 @@ def test_make_run_takes_the_demo_flash_sale_with_nothing_else_installed(tmp_path
         with suppress(ProcessLookupError):
             os.killpg(service.pid, signal.SIGTERM)
         service.wait(30)
-    # Stopping it stops everything it started: web, worker and the embedded Redis.
+    # Stopping it stops everything it started: web, worker and the embedded Redis (which
+    # runs in a session of its own, in the instance folder).
     wait_for(lambda: not _group_alive(service.pid), timeout=30, interval=0.5)
+    wait_for(lambda: not _servers_in(tmp_path / "instance"), timeout=30, interval=0.5)
 
     assert demo.returncode == 0, demo.stderr + log_path.read_text(errors="replace")[-2000:]
     done = re.search(r"Done: (\d+) webhooks applied; (\d+) customer messages sent", demo.stdout)
