@@ -13,3 +13,6 @@ PROCESSING_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 ENQUEUE_FAILURES = Counter(
     "backorder_enqueue_failures_total", "Jobs that could not be enqueued (Redis unreachable)")
+INBOX_BATCH_ROWS = Histogram(
+    "backorder_inbox_batch_rows", "Webhooks stored by one shared INSERT and commit (app/inbox.py)",
+    buckets=(1, 2, 4, 8, 16, 32, 64))

@@ -9,14 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
-from app.db import PreparedStatements, make_engine, make_session_factory
+from app.db import make_engine, make_session_factory
 from app.domain.ports import ShopifyAdmin
+
+if TYPE_CHECKING:
+    from app.inbox import InboxWriter
 
 
 @dataclass
@@ -32,11 +36,10 @@ class Runtime:
         self.sessions = make_session_factory(self.engine)
 
     @cached_property
-    def prepared(self) -> PreparedStatements | None:
-        """Per-thread prepared statements for the hot path; SQLite runs it through the engine."""
-        if self.engine.dialect.name != "postgresql":
-            return None
-        return PreparedStatements(self.engine)
+    def inbox(self) -> InboxWriter:
+        """Stores webhook deliveries for the web process's request threads."""
+        from app.inbox import InboxWriter
+        return InboxWriter(self.engine, self.redis)
 
     @cached_property
     def redis(self) -> redis.Redis:
@@ -52,8 +55,8 @@ class Runtime:
         return shopify_admin(self.settings, domain, token)
 
     def close(self) -> None:
-        if self.__dict__.get("prepared") is not None:
-            self.prepared.close()
+        if "inbox" in self.__dict__:
+            self.inbox.close()
         self.engine.dispose()
         if "redis" in self.__dict__:
             self.redis.close()

@@ -89,7 +89,7 @@ def test_a_crash_between_store_and_hand_off_loses_nothing(rt, client, shop, run_
                                                           monkeypatch):
     def dies(*_args):
         raise RuntimeError("the web process died right after the commit")
-    monkeypatch.setattr("app.web.webhooks.hand_off", dies)
+    monkeypatch.setattr("app.inbox.hand_off", dies)
     assert post(client, 1).status_code == 500  # Shopify would deliver it again, too
     assert statuses(rt) == [EventStatus.RECEIVED]
     assert rt.redis.llen(intake.PENDING) == 0 and queued_job_ids(rt) == []

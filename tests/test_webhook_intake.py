@@ -139,6 +139,30 @@ def test_missing_required_header_is_400_naming_it(client, header):
     assert header in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("header, value", [
+    ("X-Shopify-Shop-Domain", "a" * 250 + ".myshopify.com"),
+    ("X-Shopify-Event-Id", "e" * 101),
+    ("X-Shopify-Webhook-Id", "w" * 101),
+    ("X-Shopify-API-Version", "2026-10" * 3),
+])
+def test_a_header_longer_than_its_column_holds_is_400_naming_it(rt, client, header, value):
+    body = b'{"id": 1}'
+    headers = {**webhook_headers(body, "t" * 100, secret=WEBHOOK_SECRET), header: value}
+    response = client.post("/webhooks/shopify", data=body, headers=headers)
+    assert response.status_code == 400
+    assert header in response.get_data(as_text=True)
+    assert events(rt) == []
+
+
+def test_the_longest_headers_accepted_fit_their_columns(rt, client):
+    body = b'{"id": 1}'
+    headers = {**webhook_headers(body, "t" * 100, secret=WEBHOOK_SECRET),
+               "X-Shopify-Shop-Domain": "a" * 241 + ".myshopify.com",
+               "X-Shopify-Event-Id": "e" * 100, "X-Shopify-API-Version": "v" * 20}
+    assert client.post("/webhooks/shopify", data=body, headers=headers).status_code == 200
+    assert len(events(rt)) == 1
+
+
 def test_body_over_the_limit_is_413(rt, client):
     body = json.dumps({"id": 1, "note": "x" * 300_000}).encode()
     headers = webhook_headers(body, "orders/create", secret=WEBHOOK_SECRET)

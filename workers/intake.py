@@ -1,9 +1,10 @@
 """From the web request to the worker: hand off a stored webhook's id, pump ids into jobs.
 
 RQ's enqueue builds a job, pickles it and writes five keys: about 0.6 ms of the web
-process's CPU, the largest single cost of intake. So the request only appends the
-event id to a Redis list (one round trip), and a pump job on the worker side turns
-the waiting ids into the usual per-event `process_webhook` jobs, many per pipeline.
+process's CPU, the largest single cost of intake. So the web process only appends
+event ids to a Redis list (one round trip for all the webhooks of a shared commit, see
+app/inbox.py), and a pump job on the worker side turns the waiting ids into the usual
+per-event `process_webhook` jobs, many per pipeline.
 One pump is queued at a time: a marker says one is waiting, and the pump deletes it
 before it reads the list, so an id appended while it runs queues the next pump.
 
@@ -15,6 +16,7 @@ stays `received` in the inbox, and the sweeper re-enqueues it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from contextlib import suppress
 
 from redis import Redis
@@ -33,17 +35,18 @@ BATCH = 500
 MAX_BATCHES = 20  # then the pump queues its successor, so one run stays short
 
 
-def hand_off(connection: Redis, event_id: int) -> bool:
-    """Give a stored event to the workers; False (logged) when Redis is unreachable."""
+def hand_off(connection: Redis, event_ids: Sequence[int]) -> bool:
+    """Give stored events to the workers; False (logged) when Redis is unreachable."""
     try:
         pipe = connection.pipeline(transaction=False)
-        pipe.rpush(PENDING, event_id)
+        pipe.rpush(PENDING, *event_ids)
         pipe.set(PUMP_WAITING, 1, nx=True, ex=PUMP_WAITING_TTL)
         _, pump_needed = pipe.execute()
         if pump_needed:
             _queue_pump(connection)
     except RedisError as exc:
-        log.warning("could not hand off webhook %s: %s (the sweeper will retry)", event_id, exc)
+        log.warning("could not hand off webhooks %s: %s (the sweeper will retry)",
+                    ", ".join(map(str, event_ids)), exc)
         return False
     return True
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from app.db import single_statement
 from app.domain.intake import service as intake
 from app.domain.intake.topics import HANDLED_TOPICS
 from app.errors import PayloadTooLarge, Unauthorized
-from app.metrics import ENQUEUE_FAILURES, WEBHOOKS_RECEIVED
+from app.metrics import WEBHOOKS_RECEIVED
 from app.web.deps import rt
 from integrations.shopify.webhooks import verify_webhook
-from workers.intake import hand_off
 
 bp = Blueprint("webhooks", __name__)
 
@@ -28,10 +26,8 @@ def shopify():
         raise Unauthorized("HMAC signature is missing or does not match")
     delivery = intake.delivery_from_headers(request.headers)
     payload = intake.parse_payload(body)
-    with single_statement(runtime.engine, runtime.prepared) as db:
-        recorded = intake.record_delivery(db, delivery, payload, body)
-    if recorded.pending and not hand_off(runtime.redis, recorded.event_id):
-        ENQUEUE_FAILURES.inc()
+    # Stored and committed, then handed off to the workers, before this returns.
+    recorded = runtime.inbox.record(intake.inbox_row(delivery, payload, body))
     WEBHOOKS_RECEIVED.labels(label, _outcome(recorded)).inc()
     return "", 200
 

@@ -1,0 +1,131 @@
+"""Group commit in the inbox: requests that arrive while a commit is under way share the next
+one, each still learns what became of its own delivery, and one bad row fails no other."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+
+from app import inbox
+from app.domain.intake import service as intake
+from app.domain.intake.models import EventStatus, WebhookEvent
+from tests.support.factories import make_shop
+from tests.support.shopify import SHOP
+from workers import intake as handoff
+
+
+def row(n: int, *, event_id: str | None = None, **changes) -> dict:
+    delivery = intake.Delivery(topic="orders/create", shop_domain=SHOP, webhook_id=f"wh-{n}",
+                               event_id=event_id or f"ev-{n}", triggered_at=None,
+                               api_version="2026-10")
+    return {**intake.inbox_row(delivery, {"id": n}, b'{"id": %d}' % n), **changes}
+
+
+class GatedStore:
+    """record_deliveries that holds its first call until released, and logs batch sizes."""
+
+    def __init__(self, monkeypatch):
+        self.batches: list[int] = []
+        self.first_entered, self.release = threading.Event(), threading.Event()
+        monkeypatch.setattr(inbox, "record_deliveries", self)
+
+    def __call__(self, connection, rows):
+        self.batches.append(len(rows))
+        if len(self.batches) == 1:
+            self.first_entered.set()
+            assert self.release.wait(10)
+        return intake.record_deliveries(connection, rows)
+
+
+def queued(writer: inbox.InboxWriter, n: int) -> None:
+    """Wait until n requests queue behind the one writing."""
+    deadline = time.monotonic() + 10
+    while len(writer._queue) < n:
+        assert time.monotonic() < deadline, "requests never queued"
+        time.sleep(0.005)
+
+
+@pytest.fixture
+def writer(rt):
+    make_shop(rt, domain=SHOP)
+    writer = inbox.InboxWriter(rt.engine, rt.redis)
+    yield writer
+    writer.close()
+
+
+def stored(rt) -> list[tuple[str, EventStatus]]:
+    with rt.sessions() as session:
+        return [tuple(r) for r in session.execute(select(WebhookEvent.event_id, WebhookEvent.status)
+                                    .order_by(WebhookEvent.id))]
+
+
+def test_requests_arriving_during_a_commit_share_the_next_one(rt, writer, monkeypatch):
+    store = GatedStore(monkeypatch)
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(writer.record, row(0))
+        assert store.first_entered.wait(10)
+        later = [pool.submit(writer.record, row(n)) for n in (1, 2, 3)]
+        queued(writer, 3)
+        store.release.set()
+        results = [first.result(10), *(f.result(10) for f in later)]
+
+    assert store.batches == [1, 3]
+    assert all(r.pending for r in results) and len({r.event_id for r in results}) == 4
+    assert sorted(stored(rt)) == [(f"ev-{n}", EventStatus.RECEIVED) for n in range(4)]
+    handed_off = sorted(int(i) for i in rt.redis.lrange(handoff.PENDING, 0, -1))
+    assert handed_off == sorted(r.event_id for r in results)
+
+
+def test_two_deliveries_of_one_event_in_one_batch_are_stored_once(rt, writer):
+    with rt.engine.connect() as connection:
+        first, second = intake.record_deliveries(
+            connection, [row(1, event_id="same"), row(2, event_id="same")])
+        connection.commit()
+    assert first.pending and not first.duplicate
+    assert second.duplicate
+    assert stored(rt) == [("same", EventStatus.RECEIVED)]
+
+
+def test_a_row_the_database_refuses_fails_only_its_own_request(rt, writer, monkeypatch):
+    store = GatedStore(monkeypatch)
+    bad = row(2, api_version="x" * 21)  # longer than its column: the INSERT fails
+    with ThreadPoolExecutor(3) as pool:
+        first = pool.submit(writer.record, row(0))
+        assert store.first_entered.wait(10)
+        good, refused = pool.submit(writer.record, row(1)), pool.submit(writer.record, bad)
+        queued(writer, 2)
+        store.release.set()
+        assert first.result(10).pending and good.result(10).pending
+        with pytest.raises(DBAPIError):
+            refused.result(10)
+
+    assert store.batches == [1, 2, 1, 1]  # the failed pair, then each row alone
+    assert stored(rt) == [("ev-0", EventStatus.RECEIVED), ("ev-1", EventStatus.RECEIVED)]
+    assert writer.record(row(3)).pending  # the writer goes on
+
+
+def test_a_request_that_waits_too_long_gives_up_and_the_next_ones_still_get_stored(
+        rt, writer, monkeypatch):
+    store = GatedStore(monkeypatch)
+    monkeypatch.setattr(inbox, "ANSWER_TIMEOUT", 0.2)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(writer.record, row(0))
+        assert store.first_entered.wait(10)
+        with pytest.raises(TimeoutError):
+            writer.record(row(1))  # queued behind a commit that does not return in time
+        store.release.set()
+        assert first.result(10).pending
+
+    assert writer.record(row(2)).pending  # the lead was passed on, not lost
+    assert [event_id for event_id, _ in stored(rt)] == ["ev-0", "ev-2"]
+
+
+def test_a_lone_request_writes_its_own_row_and_hands_it_off(rt, writer):
+    recorded = writer.record(row(7))
+    assert recorded.pending
+    assert rt.redis.lrange(handoff.PENDING, 0, -1) == [str(recorded.event_id).encode()]
