@@ -14,13 +14,16 @@ from sqlalchemy.exc import DBAPIError
 from app import inbox
 from app.domain.intake import service as intake
 from app.domain.intake.models import EventStatus, WebhookEvent
+from app.migrate import upgrade
+from app.runtime import Runtime
 from tests.support.factories import make_shop
 from tests.support.shopify import SHOP
 from workers import intake as handoff
 
 
-def row(n: int, *, event_id: str | None = None, **changes) -> dict:
-    delivery = intake.Delivery(topic="orders/create", shop_domain=SHOP, webhook_id=f"wh-{n}",
+def row(n: int, *, event_id: str | None = None, topic: str = "orders/create",
+        shop: str = SHOP, **changes) -> dict:
+    delivery = intake.Delivery(topic=topic, shop_domain=shop, webhook_id=f"wh-{n}",
                                event_id=event_id or f"ev-{n}", triggered_at=None,
                                api_version="2026-10")
     return {**intake.inbox_row(delivery, {"id": n}, b'{"id": %d}' % n), **changes}
@@ -129,3 +132,40 @@ def test_a_lone_request_writes_its_own_row_and_hands_it_off(rt, writer):
     recorded = writer.record(row(7))
     assert recorded.pending
     assert rt.redis.lrange(handoff.PENDING, 0, -1) == [str(recorded.event_id).encode()]
+
+
+INACTIVE = "closed-shop.myshopify.com"
+STATUS_RULE = [  # topic, shop, status: a handled topic of a known active shop is received,
+    ("orders/create", SHOP, EventStatus.RECEIVED),          # compliance topics of any known
+    ("carts/update", SHOP, EventStatus.IGNORED),            # shop are too, the rest is kept
+    ("orders/create", INACTIVE, EventStatus.IGNORED),       # as ignored
+    ("shop/redact", INACTIVE, EventStatus.RECEIVED),
+    ("shop/redact", "stranger.myshopify.com", EventStatus.IGNORED),
+]
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def any_database(request, rt, tmp_path, base_settings):
+    if request.param == "postgresql":
+        yield rt
+        return
+    sqlite = Runtime(base_settings.with_overrides(database_url=f"sqlite:///{tmp_path}/b.db"))
+    upgrade(sqlite.settings.database_url)
+    yield sqlite
+    sqlite.close()
+
+
+def test_postgresql_and_sqlite_give_a_delivery_the_same_status(any_database):
+    # The batch statement (PostgreSQL) and the one-row statement (SQLite) spell the rule
+    # twice; this holds them to one answer.
+    make_shop(any_database, domain=SHOP)
+    make_shop(any_database, domain=INACTIVE, active=False)
+    rows = [row(n, topic=topic, shop=shop) for n, (topic, shop, _) in enumerate(STATUS_RULE)]
+    with any_database.engine.connect() as connection:
+        recorded = intake.record_deliveries(connection, rows)
+        connection.commit()
+
+    expected = [status for *_, status in STATUS_RULE]
+    assert [r.pending for r in recorded] == [s == EventStatus.RECEIVED for s in expected]
+    assert dict(stored(any_database)) == {row["event_id"]: status
+                                          for row, status in zip(rows, expected, strict=True)}

@@ -174,10 +174,11 @@ def _record_statement(dialect: str):
 
 @lru_cache(maxsize=64)
 def _record_many_sql(rows: int) -> str:
-    """PostgreSQL, `rows` rows: the same rule as `_record_statement`, as SQL run on the
-    driver. Every value is a plain parameter with its type cast in the VALUES list, so
-    psycopg sends it as it is (its array adapters, by contrast, cost 20 us an array in
-    Python, more than the whole INSERT of a small batch)."""
+    """PostgreSQL, `rows` rows: the rule of `_record_statement` (a test holds the two to
+    one answer), as SQL text run on the driver. Every value is a plain parameter, cast in
+    the VALUES list. Measured per batch against the alternatives: one array a column
+    costs ~20 us an array in psycopg's Python adapters, and the same INSERT built with
+    SQLAlchemy's values() costs ten times the CPU of this text."""
     table = WebhookEvent.__table__
     casts = [_pg_type(table.c[name].type) for name in _COPIED] + ["boolean", "boolean"]
     row = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
