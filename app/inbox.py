@@ -103,16 +103,15 @@ class InboxWriter:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
         INBOX_BATCH_ROWS.observe(len(batch))
         try:
-            self._write(batch)
-        except Exception as exc:  # noqa: BLE001 - raised again in each waiting request
-            log.exception("inbox writer failed a batch of %d", len(batch))
-            for waiting in batch:
-                if waiting.result is None and waiting.error is None:
-                    waiting.error = exc
-        finally:
-            # The next batch may start now: its commit overlaps this one's hand-off.
-            self._pass_lead()
-        try:
+            try:
+                self._write(batch)
+            except Exception as exc:  # noqa: BLE001 - raised again in each request it failed
+                log.exception("inbox writer failed a batch of %d", len(batch))
+                for waiting in batch:
+                    if waiting.result is None and waiting.error is None:
+                        waiting.error = exc
+            finally:
+                self._pass_lead()  # the next batch's commit may overlap this hand-off
             self._hand_off([w.result.event_id for w in batch if w.result and w.result.pending])
         finally:
             for waiting in batch[1:]:  # batch[0] is the leader itself
