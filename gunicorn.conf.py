@@ -4,7 +4,7 @@ Intake waits on PostgreSQL (the commit that makes a webhook durable) and Redis m
 than it computes, so each process serves several requests at once with threads, and
 a 2-core machine runs two processes. Eight threads, not four: the requests of one
 process share their commits (app/inbox.py), so more of them at once make larger
-batches (intake 1,300-1,470 webhooks/s with 8 against 1,040-1,270 with 4, bare route
+batches (intake 1,295-1,471 webhooks/s with 8 against 1,037-1,272 with 4, bare route
 unchanged; bench/README.md). WEB_CONCURRENCY (read by gunicorn, as on every
 PaaS) still sets the process count; GUNICORN_CMD_ARGS overrides anything here.
 """
