@@ -35,7 +35,7 @@ from integrations.ratelimit import SendRateLimiter
 from integrations.twilio.sms import is_opt_out
 from workers import customer_options
 from workers.context import runtime
-from workers.queues import DEFAULT_RETRY, NOTIFY
+from workers.queues import JOB_OPTIONS, NOTIFY
 
 log = logging.getLogger(__name__)
 SEND = "workers.notifications.send_notification"
@@ -235,7 +235,7 @@ def _drop_if_dead(redis: Redis, job_id: str) -> None:
 def _put(redis: Redis, func: str, args: tuple, job_id: str, *, at: datetime | None = None) -> bool:
     """Enqueue (or schedule) a job unless one with that id exists; False if Redis is down."""
     queue = Queue(NOTIFY, connection=redis)
-    options = dict(job_id=job_id, retry=DEFAULT_RETRY, failure_ttl=7 * 86400, result_ttl=600)
+    options = dict(job_id=job_id, **JOB_OPTIONS)
     try:
         if at is None:
             queue.enqueue(func, *args, unique=True, **options)

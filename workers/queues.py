@@ -24,6 +24,8 @@ ALL_QUEUES = (WEBHOOKS, SHOPIFY, NOTIFY, SUPPLIERS, MAINTENANCE)
 
 # Backoff for transient failures: about 10 minutes in all, then the sweeper takes over.
 DEFAULT_RETRY = Retry(max=6, interval=[2, 5, 15, 30, 120, 300])
+# What every job put on a queue here gets: the retries, and how long RQ keeps it after.
+JOB_OPTIONS = dict(retry=DEFAULT_RETRY, failure_ttl=7 * 86400, result_ttl=600)
 
 
 def queue(name: str, connection: Redis) -> Queue:
@@ -48,8 +50,7 @@ def enqueue(connection: Redis, followup: FollowUp) -> bool:
             marked = True
             func, args = "workers.queues.run_coalesced", (followup.func, followup.job_id, *args)
         queue(followup.queue, connection).enqueue(
-            func, *args, job_id=followup.job_id, retry=DEFAULT_RETRY,
-            failure_ttl=7 * 86400, result_ttl=600, **followup.kwargs)
+            func, *args, job_id=followup.job_id, **JOB_OPTIONS, **followup.kwargs)
     except RedisError as exc:
         log.warning("could not enqueue %s%s: %s (the sweeper will retry)",
                     followup.func, followup.args, exc)
@@ -65,8 +66,8 @@ def enqueue_many(connection: Redis, followups: list[FollowUp]) -> None:
     RedisError: a caller batching jobs keeps its own way to recover them."""
     for name in dict.fromkeys(f.queue for f in followups):
         queue(name, connection).enqueue_many([Queue.prepare_data(
-            f.func, f.args, f.kwargs, job_id=f.job_id, retry=DEFAULT_RETRY,
-            failure_ttl=7 * 86400, result_ttl=600) for f in followups if f.queue == name])
+            f.func, f.args, f.kwargs, job_id=f.job_id, **JOB_OPTIONS)
+            for f in followups if f.queue == name])
 
 
 def _already_waiting(connection: Redis, job_id: str) -> bool:

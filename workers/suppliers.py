@@ -68,7 +68,7 @@ def _enqueue_in(connection: Redis, job: FollowUp, seconds: int) -> bool:
     try:
         queues.queue(job.queue, connection).enqueue_in(
             timedelta(seconds=seconds), job.func, *job.args, job_id=job.job_id,
-            retry=queues.DEFAULT_RETRY, failure_ttl=7 * 86400, result_ttl=600)
+            **queues.JOB_OPTIONS)
     except RedisError as exc:
         log.warning("could not schedule %s%s: %s", job.func, job.args, exc)
         return False

@@ -138,9 +138,9 @@ def record_deliveries(connection: Connection, rows: Sequence[dict]) -> list[Reco
     if connection.dialect.name != "postgresql":
         statement = _record_statement(connection.dialect.name)
         return [_recorded(connection.execute(statement, row).first()) for row in rows]
-    values = [row[name] for row in rows for name in _VALUES]
+    values = tuple(row[name] for row in rows for name in _VALUES)
     stored = {(r.shop_domain, r.dedup_key): r
-              for r in connection.exec_driver_sql(_record_many_sql(len(rows)), tuple(values))}
+              for r in connection.exec_driver_sql(_record_many_sql(len(rows)), values)}
     # pop: of two rows with one key, the first is stored and the second is its duplicate
     return [_recorded(stored.pop((row["shop_domain"], row["dedup_key"]), None)) for row in rows]
 
