@@ -6,15 +6,20 @@ transaction that wrote the rows has committed.
 
 from __future__ import annotations
 
+import importlib
 import logging
-from contextlib import suppress
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 
+import redis_lock
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.job import Job
 
 from app.domain.followups import FollowUp
+from app.errors import TransientError
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +38,9 @@ def queue(name: str, connection: Redis) -> Queue:
 
 
 COALESCE_TTL = 600  # a lost marker (crashed worker) stops coalescing after this long
+# One run of a coalesced job at a time. The lock is renewed while its run lasts, so a
+# run killed with its worker holds back the next one for at most RUN_LOCK_EXPIRE.
+RUN_LOCK_EXPIRE, RUN_LOCK_WAIT = 15, 60
 
 
 def _coalesce_key(job_id: str) -> str:
@@ -75,20 +83,47 @@ def _already_waiting(connection: Redis, job_id: str) -> bool:
     key = _coalesce_key(job_id)
     if connection.set(key, 1, nx=True, ex=COALESCE_TTL):
         return False
-    if connection.hget(Job.key_for(job_id), "status") in (b"queued", b"scheduled", b"deferred"):
+    # A started run that has not cleared the marker is waiting for the run lock: it has
+    # not read anything yet, so it will see this work too.
+    if connection.hget(Job.key_for(job_id), "status") in (
+            b"queued", b"scheduled", b"deferred", b"started"):
         return True
     connection.set(key, 1, ex=COALESCE_TTL)  # its job is gone or already running
     return False
 
 
 def run_coalesced(func: str, job_id: str, *args):
-    """Clear the waiting marker first, so work arriving from now on queues another run."""
-    import importlib
+    """Run once no other run of this job is running, then clear the waiting marker first,
+    so work arriving from now on queues another run.
 
+    A run reads all pending work, calls a vendor, then records what it sent. Two runs at
+    once could land the older read last: Shopify would keep a stale decision while the
+    database records the newer one as pushed. Hence one run at a time.
+    """
     from workers.context import runtime
-    runtime().redis.delete(_coalesce_key(job_id))
-    module, name = func.rsplit(".", 1)
-    return getattr(importlib.import_module(module), name)(*args)
+    connection = runtime().redis
+    with one_run_at_a_time(connection, job_id):
+        connection.delete(_coalesce_key(job_id))
+        module, name = func.rsplit(".", 1)
+        return getattr(importlib.import_module(module), name)(*args)
+
+
+@contextmanager
+def one_run_at_a_time(connection: Redis, job_id: str) -> Iterator[None]:
+    """Hold the job's run lock; TransientError (RQ retries) when it stays taken too long."""
+    lock = redis_lock.Lock(connection, f"backorder:run:{job_id}", expire=RUN_LOCK_EXPIRE,
+                           auto_renewal=True)
+    deadline = time.monotonic() + RUN_LOCK_WAIT
+    # Waits of one second: the connection's socket timeout (2 s) bounds a blocking pop.
+    while not lock.acquire(timeout=1):
+        if time.monotonic() > deadline:
+            raise TransientError(f"another run of {job_id} has held its lock "
+                                 f"for over {RUN_LOCK_WAIT} s")
+    try:
+        yield
+    finally:
+        with suppress(redis_lock.NotAcquired, RedisError):  # expired: nothing left to free
+            lock.release()
 
 
 def enqueue_all(connection: Redis, followups) -> int:

@@ -80,3 +80,56 @@ def test_a_transient_shopify_failure_keeps_the_push_pending_for_the_retry(storef
     with storefront.rt.sessions() as session:
         assert session.scalar(select(Variant.push_pending)) is True
     assert push_variants(storefront.shop_id) == 1
+
+
+def test_a_push_waits_for_the_one_running_so_shopify_ends_with_the_newest_decision(storefront):
+    """Two workers can each pick up a shop's push (one was queued while the other ran).
+    If both ran at once, the older read could reach Shopify last while the database
+    records the newer one as pushed: the later run waits for the earlier to finish."""
+    import threading
+
+    from rq import Queue
+
+    from tests.conftest import burst_worker
+    from workers.queues import WEBHOOKS, run_coalesced
+
+    fake, shop_id = storefront.fake, storefront.shop_id
+    entered, release = threading.Event(), threading.Event()
+    write = fake.set_variant_metafields
+
+    def held_first_write(values):  # the first run's write is in flight until released
+        if not entered.is_set():
+            entered.set()
+            assert release.wait(10)
+        write(values)
+    fake.set_variant_metafields = held_first_write
+
+    def apply_webhooks():  # the decision changes; its push job stays queued
+        burst_worker([Queue(WEBHOOKS, connection=storefront.rt.redis)],
+                     storefront.rt.redis).work(burst=True)
+
+    def push_run() -> threading.Thread:
+        run = threading.Thread(target=run_coalesced, args=(
+            "workers.shopify.push_variants", f"push-variants-{shop_id}", shop_id))
+        run.start()
+        return run
+
+    storefront.stock(3, minute=1)
+    apply_webhooks()
+    first = push_run()
+    assert entered.wait(10)
+    storefront.stock(0, minute=2)
+    apply_webhooks()
+    writes_before = len(fake.calls)
+    second = push_run()
+    second.join(1.0)
+    assert second.is_alive() and len(fake.calls) == writes_before  # waiting, not writing
+    release.set()
+    first.join(10)
+    second.join(10)
+
+    with storefront.rt.sessions() as session:
+        variant = session.scalars(select(Variant)).one()
+    assert variant.status == "backorderable" and not variant.push_pending
+    assert fake.metafields[(VARIANT, "status")] == "backorderable"
+    assert fake.policies[VARIANT] == variant.desired_policy == "CONTINUE"
