@@ -133,3 +133,39 @@ def test_a_push_waits_for_the_one_running_so_shopify_ends_with_the_newest_decisi
     assert variant.status == "backorderable" and not variant.push_pending
     assert fake.metafields[(VARIANT, "status")] == "backorderable"
     assert fake.policies[VARIANT] == variant.desired_policy == "CONTINUE"
+
+
+def test_a_push_run_waiting_for_the_running_one_takes_the_work_that_arrives_meanwhile(rt):
+    """Its run has not read anything yet, so no second job is queued behind it."""
+    import threading
+    import time
+
+    from rq import Queue
+
+    from app.domain.followups import push_variants
+    from tests.conftest import burst_worker
+    from workers.queues import SHOPIFY, enqueue, one_run_at_a_time
+
+    shopify = Queue(SHOPIFY, connection=rt.redis)
+    followup = push_variants(shop_id=1)  # no such shop: the run itself does nothing
+    held, queued, seen = threading.Event(), threading.Event(), {}
+
+    def another_run_running():
+        with one_run_at_a_time(rt.redis, followup.job_id):
+            held.set()
+            assert queued.wait(10)
+            deadline = time.monotonic() + 10
+            while shopify.count and time.monotonic() < deadline:  # the worker takes the job
+                time.sleep(0.05)
+            seen["taken"] = shopify.count == 0
+            seen["enqueued"] = enqueue(rt.redis, followup)  # new work while it waits
+            seen["queued"] = shopify.count
+    running = threading.Thread(target=another_run_running)
+    running.start()
+    assert held.wait(10)
+    assert enqueue(rt.redis, followup) and shopify.count == 1
+    queued.set()
+    burst_worker([shopify], rt.redis).work(burst=True)  # waits for the lock, then runs
+    running.join(10)
+    assert seen == {"taken": True, "enqueued": True, "queued": 0}
+    assert shopify.count == 0
