@@ -42,6 +42,21 @@ def test_every_shopify_sample_payload_signed_is_accepted_and_stored(rt, client, 
     assert stored.status == EventStatus.RECEIVED
 
 
+def test_stored_payloads_are_compressed_with_lz4_where_postgresql_has_it(rt, client):
+    """pglz cost PostgreSQL about 60% more CPU per 12 KB order (migration 0008)."""
+    make_shop(rt, domain=SHOP)
+    raw = (FIXTURES / "shopify" / "webhooks" / "orders_create.2025-01.json").read_bytes()
+    assert post_webhook(client, "orders/create", raw, secret=WEBHOOK_SECRET).status_code == 200
+    with rt.engine.connect() as db:
+        has_lz4 = db.exec_driver_sql("SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+                                     "WHERE name = 'default_toast_compression'").scalar()
+        method = db.exec_driver_sql(
+            "SELECT pg_column_compression(payload) FROM webhook_events").scalar()
+    assert method == ("lz4" if has_lz4 else "pglz")
+    [stored] = events(rt)
+    assert stored.payload.encode() == raw
+
+
 def test_shopify_hmac_known_answer_vectors_pass():
     vectors = load_json("shopify/hmac/shopify_hmac_vectors.json")["webhook_hmac"]["vectors"]
     for vector in vectors:
