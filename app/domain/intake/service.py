@@ -58,25 +58,30 @@ class Delivery:
 
 
 def delivery_from_headers(headers: Mapping[str, str]) -> Delivery:
-    """Read the X-Shopify-* headers (case-insensitive); InvalidInput names what is wrong."""
-    h = {k.lower(): v.strip() for k, v in headers.items()}
-    topic = h.get("x-shopify-topic")
-    domain = h.get("x-shopify-shop-domain", "").lower()
+    """Read the X-Shopify-* headers from a mapping that looks names up in any case, as a
+    request's headers do (six lookups: walking every header cost more than the HMAC);
+    InvalidInput names what is wrong."""
+    def h(name: str) -> str | None:
+        value = headers.get(name)
+        return None if value is None else value.strip()
+
+    topic = h("X-Shopify-Topic")
+    domain = (h("X-Shopify-Shop-Domain") or "").lower()
     if not topic:
         raise InvalidInput("missing X-Shopify-Topic header")
     if len(domain) > MAX_DOMAIN or not SHOP_DOMAIN.match(domain):
         raise InvalidInput("missing or malformed X-Shopify-Shop-Domain header")
-    webhook_id, event_id = h.get("x-shopify-webhook-id"), h.get("x-shopify-event-id")
+    webhook_id, event_id = h("X-Shopify-Webhook-Id"), h("X-Shopify-Event-Id")
     if not (webhook_id or event_id):
         raise InvalidInput("missing X-Shopify-Webhook-Id header")
-    api_version = h.get("x-shopify-api-version") or None
+    api_version = h("X-Shopify-API-Version") or None
     for name, value, limit in (("X-Shopify-Webhook-Id", webhook_id, MAX_ID),
                                ("X-Shopify-Event-Id", event_id, MAX_ID),
                                ("X-Shopify-API-Version", api_version, MAX_API_VERSION)):
         if value and len(value) > limit:
             raise InvalidInput(f"{name} header is too long")
     return Delivery(topic=topic[:MAX_TOPIC], shop_domain=domain, webhook_id=webhook_id,
-                    event_id=event_id, triggered_at=_timestamp(h.get("x-shopify-triggered-at")),
+                    event_id=event_id, triggered_at=_timestamp(h("X-Shopify-Triggered-At")),
                     api_version=api_version)
 
 
@@ -138,17 +143,20 @@ def record_deliveries(connection: Connection, rows: Sequence[dict]) -> list[Reco
     if connection.dialect.name != "postgresql":
         statement = _record_statement(connection.dialect.name)
         return [_recorded(connection.execute(statement, row).first()) for row in rows]
+    from app.db import fetch_native
+
     values = tuple(row[name] for row in rows for name in _VALUES)
-    stored = {(r.shop_domain, r.dedup_key): r
-              for r in connection.exec_driver_sql(_record_many_sql(len(rows)), values)}
+    stored = {(domain, key): (event_id, pending) for event_id, pending, domain, key
+              in fetch_native(connection, _record_many_sql(len(rows)), values)}
     # pop: of two rows with one key, the first is stored and the second is its duplicate
     return [_recorded(stored.pop((row["shop_domain"], row["dedup_key"]), None)) for row in rows]
 
 
 def _recorded(row) -> Recorded:
+    """From (id, pending, ...) as RETURNING gives it; None: nothing stored, a duplicate."""
     if row is None:
         return Recorded(event_id=None, pending=False)
-    return Recorded(event_id=row.id, pending=bool(row.pending))
+    return Recorded(event_id=row[0], pending=bool(row[1]))
 
 
 _COPIED = ("shop_domain", "topic", "dedup_key", "webhook_id", "event_id", "api_version",
@@ -175,20 +183,24 @@ def _record_statement(dialect: str):
 @lru_cache(maxsize=64)
 def _record_many_sql(rows: int) -> str:
     """PostgreSQL, `rows` rows: the rule of `_record_statement` (a test holds the two to
-    one answer), as SQL text run on the driver. Every value is a plain parameter, cast in
-    the VALUES list. Measured per batch against the alternatives: one array a column
-    costs ~20 us an array in psycopg's Python adapters, and the same INSERT built with
-    SQLAlchemy's values() costs ten times the CPU of this text."""
+    one answer), as SQL text with the server's placeholders ($1 ...), run on the driver
+    (`fetch_native`). Every value is a plain parameter, cast in the VALUES list. Measured
+    per batch against the alternatives: one array a column costs ~20 us an array in
+    psycopg's Python adapters, and the same INSERT built with SQLAlchemy's values() costs
+    ten times the CPU of this text."""
     table = WebhookEvent.__table__
     casts = [_pg_type(table.c[name].type) for name in _COPIED] + ["boolean", "boolean"]
-    row = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
+    width = len(casts)
+    values = ", ".join(
+        "(" + ", ".join(f"${n * width + i}::{cast}" for i, cast in enumerate(casts, 1)) + ")"
+        for n in range(rows))
     received, ignored = (f"'{status.name}'" for status in (EventStatus.RECEIVED,
                                                              EventStatus.IGNORED))
     return (f"INSERT INTO webhook_events ({', '.join(_COPIED)}, shop_id, status, attempts) "
             f"SELECT {', '.join('incoming.' + name for name in _COPIED)}, shops.id, "
             f"CASE WHEN incoming.handled AND shops.id IS NOT NULL "
             f"AND (shops.active OR incoming.compliance) THEN {received} ELSE {ignored} END, 0 "
-            f"FROM (VALUES {', '.join([row] * rows)}) AS incoming ({', '.join(_VALUES)}) "
+            f"FROM (VALUES {values}) AS incoming ({', '.join(_VALUES)}) "
             f"LEFT JOIN shops ON shops.domain = incoming.shop_domain "
             f"ON CONFLICT (shop_domain, dedup_key) DO NOTHING "
             f"RETURNING id, status = {received} AS pending, shop_domain, dedup_key")
@@ -217,7 +229,8 @@ def _derived(domain, handled, compliance) -> dict:
 
 
 def _returned(table) -> tuple:
-    return (table.c.id, (table.c.status == _constant(EventStatus.RECEIVED)).label("pending"))
+    """After the id (`ignoring_conflict` returns it first): whether it is pending."""
+    return ((table.c.status == _constant(EventStatus.RECEIVED)).label("pending"),)
 
 
 def _constant(status: EventStatus):
