@@ -4,19 +4,23 @@ Stored one by one, every webhook paid for its own INSERT, its own commit (a WAL 
 and its own Redis round trip, and those round trips cost the web process more CPU than
 the rest of the request. Here the requests of one process queue their rows; the request
 that finds nobody writing writes everything queued in one statement and one commit,
-passes the lead on, hands the new ids to the workers in one Redis round trip, and wakes
-the requests it wrote for. A lone request writes its own row with no thread hand-off;
-under load the costs are shared. A process runs at most as many requests as it has
-threads, so a batch never holds more rows than that.
+passes the lead on, gives the new ids to the hand-off thread, and wakes the requests it
+wrote for. A lone request writes its own row with no thread hand-off; under load the
+costs are shared. A process runs at most as many requests as it has threads, so a batch
+never holds more rows than that. The hand-off thread gives the workers the ids of every
+commit of the last LINGER in one Redis round trip.
 
-Nothing is acknowledged before its commit, and the hand-off still precedes the answer;
-an id that misses Redis stays `received`, and the inbox sweeper re-enqueues it.
+Nothing is acknowledged before its commit. The answer does not wait for Redis: an id
+that misses it (Redis down, the process killed before its hand-off) stays `received`,
+and the inbox sweeper re-enqueues it.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
+import time
 
 from redis import Redis
 from sqlalchemy import Connection, Engine
@@ -30,6 +34,9 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 64  # a guard only: a batch is bounded by the requests a process runs at once
 ANSWER_TIMEOUT = 20.0  # seconds a request waits for its commit, under gunicorn's 30
+# How long the hand-off waits for more commits to join its Redis round trip: at most
+# 1/LINGER round trips a second per process, whatever the rate of webhooks.
+LINGER = 0.02
 
 
 class _Waiting:
@@ -59,17 +66,97 @@ class _Waiting:
         return self.result
 
 
+class HandOff:
+    """Gives committed event ids to the workers from a thread of its own.
+
+    A Redis round trip costs the web process about as much CPU as the shared INSERT, and
+    a request gains nothing from waiting for it: its row is committed, so an id that never
+    reaches Redis (Redis down, the process killed) stays `received` and the inbox sweeper
+    re-enqueues it. So the leader only appends ids here; the thread waits LINGER for more
+    commits to join, then hands all of them off in one round trip. The thread starts with
+    the first ids, and whatever is waiting is handed off when the process exits.
+    """
+
+    def __init__(self, redis: Redis, *, linger: float = LINGER):
+        self._redis, self._linger = redis, linger
+        self._changed = threading.Condition()
+        self._ids: list[int] = []
+        self._given = self._done = 0  # ids given to this object / handed off or failed
+        self._closing = False
+        self._thread: threading.Thread | None = None
+
+    def give(self, event_ids: list[int]) -> None:
+        if not event_ids:
+            return
+        with self._changed:
+            self._ids.extend(event_ids)
+            self._given += len(event_ids)
+            closed = self._closing
+            if self._thread is None and not closed:
+                self._start()
+            self._changed.notify_all()
+        if closed:  # the process is on its way out: no thread to wait for
+            self._round()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every id given so far is handed off (or failed); False on timeout."""
+        with self._changed:
+            target = self._given
+            return self._changed.wait_for(lambda: self._done >= target, timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        with self._changed:
+            self._closing = True
+            self._changed.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            atexit.unregister(self.close)
+
+    def _start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="inbox-hand-off", daemon=True)
+        self._thread.start()
+        atexit.register(self.close)  # gunicorn's workers leave through sys.exit
+
+    def _run(self) -> None:
+        while self._round():
+            pass
+
+    def _round(self) -> bool:
+        """Hand off what is waiting, after the linger; False once closed and empty."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._ids or self._closing)
+            if not self._ids:
+                return False
+        if not self._closing:
+            time.sleep(self._linger)  # more commits join this round trip
+        with self._changed:
+            ids, self._ids = self._ids, []
+        try:
+            if not hand_off(self._redis, ids):
+                ENQUEUE_FAILURES.inc(len(ids))
+        except Exception:  # noqa: BLE001 - the rows are stored: the sweeper hands them off
+            log.exception("hand-off of %d webhooks failed (the sweeper will retry)", len(ids))
+            ENQUEUE_FAILURES.inc(len(ids))
+        finally:
+            with self._changed:
+                self._done += len(ids)
+                self._changed.notify_all()
+        return True
+
+
 class InboxWriter:
     """Stores inbox rows for the request threads of one process, many per commit.
 
-    No thread of its own: the request that finds nobody writing writes the batch
-    (its row first, then whatever else waits), answers the others, and passes the
-    lead to the oldest request still waiting. A lone request so writes its own row
-    with no thread hand-off, and under load one wake-up answers each request.
+    No writer thread: the request that finds nobody writing writes the batch (its row
+    first, then whatever else waits), answers the others, and passes the lead to the
+    oldest request still waiting. A lone request so writes its own row with no thread
+    hand-off, and under load one wake-up answers each request. The ids go to `hand_off`.
     """
 
-    def __init__(self, engine: Engine, redis: Redis):
-        self._engine, self._redis = engine, redis
+    def __init__(self, engine: Engine, redis: Redis, *, linger: float = LINGER):
+        self._engine = engine
+        self.hand_off = HandOff(redis, linger=linger)
         self._mutex = threading.Lock()
         self._queue: list[_Waiting] = []
         self._leading = False
@@ -86,6 +173,7 @@ class InboxWriter:
         return me.outcome()
 
     def close(self) -> None:
+        self.hand_off.close()
         self._disconnect()
 
     def _follow(self, me: _Waiting) -> bool:
@@ -111,8 +199,9 @@ class InboxWriter:
                     if waiting.result is None and waiting.error is None:
                         waiting.error = exc
             finally:
-                self._pass_lead()  # the next batch's commit may overlap this hand-off
-            self._hand_off([w.result.event_id for w in batch if w.result and w.result.pending])
+                self._pass_lead()
+            self.hand_off.give([w.result.event_id for w in batch
+                                if w.result and w.result.pending])
         finally:
             for waiting in batch[1:]:  # batch[0] is the leader itself
                 waiting.wake()
@@ -139,10 +228,6 @@ class InboxWriter:
             return
         for waiting, result in zip(batch, recorded, strict=True):
             waiting.result = result
-
-    def _hand_off(self, event_ids: list[int]) -> None:
-        if event_ids and not hand_off(self._redis, event_ids):
-            ENQUEUE_FAILURES.inc(len(event_ids))
 
     def _store(self, rows: list[dict]) -> list[Recorded]:
         """One autocommit statement; a dropped connection is replaced and the statement

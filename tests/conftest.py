@@ -76,6 +76,13 @@ def client(app):
     return app.test_client()
 
 
+def handed_off(runtime) -> None:
+    """Wait until the web side's hand-off thread has given every stored id to Redis (it
+    lingers a few milliseconds; a real worker would simply find the ids a moment later)."""
+    if "inbox" in runtime.__dict__:
+        assert runtime.inbox.hand_off.flush(), "the inbox hand-off did not finish"
+
+
 def burst_worker(queues, connection):
     """A real RQ SimpleWorker without the command pub/sub thread.
 
@@ -101,6 +108,7 @@ def run_jobs(rt):
     from workers.queues import ALL_QUEUES
 
     def drain() -> int:
+        handed_off(rt)
         worker = burst_worker([Queue(n, connection=rt.redis) for n in ALL_QUEUES], rt.redis)
         worker.work(burst=True, logging_level="WARNING")
         return worker.successful_job_count + worker.failed_job_count

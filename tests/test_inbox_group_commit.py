@@ -80,6 +80,7 @@ def test_requests_arriving_during_a_commit_share_the_next_one(rt, writer, monkey
     assert store.batches == [1, 3]
     assert all(r.pending for r in results) and len({r.event_id for r in results}) == 4
     assert sorted(stored(rt)) == [(f"ev-{n}", EventStatus.RECEIVED) for n in range(4)]
+    assert writer.hand_off.flush()
     handed_off = sorted(int(i) for i in rt.redis.lrange(handoff.PENDING, 0, -1))
     assert handed_off == sorted(r.event_id for r in results)
 
@@ -131,6 +132,55 @@ def test_a_request_that_waits_too_long_gives_up_and_the_next_ones_still_get_stor
 def test_a_lone_request_writes_its_own_row_and_hands_it_off(rt, writer):
     recorded = writer.record(row(7))
     assert recorded.pending
+    assert writer.hand_off.flush()
+    assert rt.redis.lrange(handoff.PENDING, 0, -1) == [str(recorded.event_id).encode()]
+
+
+class GatedHandOff:
+    """workers.intake.hand_off held until released, its calls logged."""
+
+    def __init__(self, monkeypatch):
+        self.calls: list[list[int]] = []
+        self.release = threading.Event()
+        monkeypatch.setattr(inbox, "hand_off", self)
+
+    def __call__(self, connection, event_ids):
+        assert self.release.wait(10)
+        self.calls.append(list(event_ids))
+        return handoff.hand_off(connection, event_ids)
+
+
+def test_the_answer_does_not_wait_for_redis(rt, writer, monkeypatch):
+    """The row is committed: an id that never reaches Redis is the sweeper's to find."""
+    redis = GatedHandOff(monkeypatch)
+    recorded = writer.record(row(1))  # returns while the hand-off is held
+    assert recorded.pending and stored(rt) == [("ev-1", EventStatus.RECEIVED)]
+    assert redis.calls == [] and rt.redis.llen(handoff.PENDING) == 0
+    redis.release.set()
+    assert writer.hand_off.flush()
+    assert redis.calls == [[recorded.event_id]]
+
+
+def test_commits_within_the_linger_share_one_redis_round_trip(rt, monkeypatch):
+    make_shop(rt, domain=SHOP)
+    redis = GatedHandOff(monkeypatch)
+    redis.release.set()
+    writer = inbox.InboxWriter(rt.engine, rt.redis, linger=0.5)
+    try:
+        ids = [writer.record(row(n)).event_id for n in range(3)]  # three commits
+        assert writer.hand_off.flush()
+    finally:
+        writer.close()
+    assert redis.calls == [ids]
+
+
+def test_ids_waiting_when_the_process_exits_are_handed_off(rt, monkeypatch):
+    make_shop(rt, domain=SHOP)
+    writer = inbox.InboxWriter(rt.engine, rt.redis, linger=30)  # would wait half a minute
+    recorded = writer.record(row(1))
+    started = time.monotonic()
+    writer.close()  # what the process's exit does (atexit)
+    assert time.monotonic() - started < 5
     assert rt.redis.lrange(handoff.PENDING, 0, -1) == [str(recorded.event_id).encode()]
 
 

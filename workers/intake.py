@@ -2,9 +2,9 @@
 
 RQ's enqueue builds a job, pickles it and writes five keys: about 0.6 ms of the web
 process's CPU, the largest single cost of intake. So the web process only appends
-event ids to a Redis list (one round trip for all the webhooks of a shared commit, see
-app/inbox.py), and a pump job on the worker side turns the waiting ids into the usual
-per-event `process_webhook` jobs, many per pipeline.
+event ids to a Redis list (one round trip for all the commits of a few milliseconds, from
+a thread of its own, see app/inbox.py), and a pump job on the worker side turns the
+waiting ids into the usual per-event `process_webhook` jobs, many per pipeline.
 One pump is queued at a time: a marker says one is waiting, and the pump deletes it
 before it reads the list, so an id appended while it runs queues the next pump.
 

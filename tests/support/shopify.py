@@ -32,10 +32,15 @@ def body_of(payload) -> bytes:
 
 
 def post_webhook(client, topic: str, payload, *, secret: str, **header_args):
-    """POST a signed delivery through the Flask test client."""
+    """POST a signed delivery through the Flask test client; returns once the answer is
+    in and the stored event is handed off to the workers."""
+    from tests.conftest import handed_off
+
     body = body_of(payload)
-    return client.post("/webhooks/shopify", data=body,
-                       headers=webhook_headers(body, topic, secret=secret, **header_args))
+    response = client.post("/webhooks/shopify", data=body,
+                           headers=webhook_headers(body, topic, secret=secret, **header_args))
+    handed_off(client.application.extensions["backorder"])
+    return response
 
 
 def order_payload(order_id: int, lines, *, created_at: str, updated_at: str | None = None,
