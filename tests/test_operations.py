@@ -85,3 +85,47 @@ def test_cli_refuses_a_domain_that_is_not_myshopify(monkeypatch, rt):
     result = CliRunner().invoke(cli.cli, ["shops", "add", "evil.example.com", "--token", "t"])
     assert result.exit_code != 0
     assert "not a shop domain" in str(result.exception or result.output)
+
+
+def gunicorn_hooks(monkeypatch, cores: set[int]):
+    """gunicorn.conf.py's hooks, on a machine whose usable cores are `cores`; returns them
+    and the list of core sets processes were pinned to."""
+    import os
+    import runpy
+    from pathlib import Path
+
+    pinned: list[set[int]] = []
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(cores))
+    monkeypatch.setattr(os, "sched_setaffinity", lambda _pid, chosen: pinned.append(set(chosen)))
+    conf = runpy.run_path(str(Path(__file__).resolve().parents[1] / "gunicorn.conf.py"))
+    return conf["pre_fork"], conf["post_fork"], pinned
+
+
+def spawn(pre_fork, post_fork, server, pid: int):
+    from types import SimpleNamespace
+    worker = SimpleNamespace()
+    pre_fork(server, worker)
+    server.WORKERS[pid] = worker
+    post_fork(server, worker)
+    return worker
+
+
+def test_with_a_core_for_each_web_process_each_stays_on_its_own(monkeypatch):
+    from types import SimpleNamespace
+    pre_fork, post_fork, pinned = gunicorn_hooks(monkeypatch, {0, 1})
+    server = SimpleNamespace(num_workers=2, WORKERS={})
+    first, second = (spawn(pre_fork, post_fork, server, pid) for pid in (101, 102))
+    assert {first.core, second.core} == {0, 1} and pinned == [{first.core}, {second.core}]
+
+    del server.WORKERS[101]  # a process died: its replacement takes the core it left
+    assert spawn(pre_fork, post_fork, server, 103).core == first.core
+
+
+def test_with_more_cores_than_web_processes_none_is_pinned(monkeypatch):
+    """A PaaS dyno lists every core of a shared host: a pinned process could not leave a
+    busy one."""
+    from types import SimpleNamespace
+    pre_fork, post_fork, pinned = gunicorn_hooks(monkeypatch, set(range(8)))
+    server = SimpleNamespace(num_workers=2, WORKERS={})
+    spawn(pre_fork, post_fork, server, 101), spawn(pre_fork, post_fork, server, 102)
+    assert pinned == []
