@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 import orjson
+import simdjson
 from sqlalchemy import (
     Boolean,
     Connection,
@@ -95,20 +96,31 @@ def _timestamp(raw: str | None) -> datetime | None:
     return value if value.tzinfo else None
 
 
-def parse_payload(body: bytes) -> dict:
-    """The JSON object in the body; InvalidInput when it is not one.
+def parse_payload(body: bytes) -> Mapping:
+    """The JSON object in the body, read-only; InvalidInput when it is not one.
 
-    orjson: 40% of json's time on the 12 KB order sample, and stricter (no NaN, no lone
-    surrogates, nesting within 1024 levels), which only turns more malformed bodies into
-    400s; whatever it accepts, the worker's json.loads reads too.
+    simdjson validates the 12 KB order sample in 3 us against orjson's 20 (the largest
+    piece of intake's own CPU after the INSERT), and builds nothing until asked. A new
+    parser each time (3 us in all): a parser reused while an earlier document lives
+    raises. What simdjson refuses, orjson decides: it takes integers beyond 64 bits,
+    which simdjson does not, so a body is refused only when both refuse it. Both are
+    stricter than the worker's json.loads (no NaN, no lone surrogates, nesting within
+    1024 levels): whatever is accepted here, the worker reads too.
     """
     try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput("body is not valid JSON") from exc
-    if not isinstance(payload, dict):
+        payload = simdjson.Parser().parse(body)
+    except Exception:  # noqa: BLE001 - ValueError or RuntimeError, by simdjson's error code
+        payload = _strict_json(body)
+    if not isinstance(payload, simdjson.Object | dict):
         raise InvalidInput("body is not a JSON object")
     return payload
+
+
+def _strict_json(body: bytes):
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput("body is not valid JSON") from exc
 
 
 @dataclass(frozen=True)
@@ -121,7 +133,7 @@ class Recorded:
         return self.event_id is None
 
 
-def inbox_row(delivery: Delivery, payload: dict, body: bytes) -> dict:
+def inbox_row(delivery: Delivery, payload: Mapping, body: bytes) -> dict:
     """The values a delivery is stored with (built by the request, stored by the inbox)."""
     return dict(
         shop_domain=delivery.shop_domain, topic=delivery.topic, dedup_key=delivery.dedup_key,
@@ -237,7 +249,7 @@ def _constant(status: EventStatus):
     return literal(status, WebhookEvent.__table__.c.status.type)
 
 
-def _resource_id(payload: dict) -> int | None:
+def _resource_id(payload: Mapping) -> int | None:
     for key in ("id", "inventory_item_id", "order_id"):
         value = payload.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and -2**63 <= value < 2**63:
