@@ -88,7 +88,7 @@ def _already_waiting(connection: Redis, job_id: str) -> bool:
     if connection.hget(Job.key_for(job_id), "status") in (
             b"queued", b"scheduled", b"deferred", b"started"):
         return True
-    connection.set(key, 1, ex=COALESCE_TTL)  # its job is gone or already running
+    connection.set(key, 1, ex=COALESCE_TTL)  # its job is gone, done or failed
     return False
 
 
