@@ -13,6 +13,7 @@ import os
 import resource
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -255,6 +256,19 @@ def _load_result(raw: dict) -> LoadResult:
         socket_errors=sum(raw["socket_errors"].values()) - raw["socket_errors"]["timeout"])
 
 
+def combined_load(results: list[LoadResult]) -> LoadResult:
+    """Several runs of one load as one: counts and active time added up (so requests/s is
+    the total's), the median p50, the worst p99 and maximum."""
+    def total(name: str):
+        return sum(getattr(r, name) for r in results)
+    return LoadResult(
+        sent=total("sent"), answered=total("answered"), ok=total("ok"),
+        client_errors=total("client_errors"), server_errors=total("server_errors"),
+        elapsed_s=total("elapsed_s"), p50_ms=statistics.median(r.p50_ms for r in results),
+        p99_ms=max(r.p99_ms for r in results), max_ms=max(r.max_ms for r in results),
+        timeouts=total("timeouts"), socket_errors=total("socket_errors"))
+
+
 def table(header: list[str], rows: list[list[str]]) -> str:
     """A plain, aligned text table: the first column left, the others right."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
@@ -277,6 +291,14 @@ class CpuUse:
     def app_ms_per(self, requests: int) -> float:
         """The app's CPU time per request: steadier than requests/s on a busy machine."""
         return 1000 * self.app * self.seconds / requests if requests else 0.0
+
+
+def combined_cpu(uses: list[CpuUse]) -> CpuUse:
+    """Several measurements as one: cores averaged over their time."""
+    seconds = sum(u.seconds for u in uses)
+    def mean(name: str) -> float:
+        return sum(getattr(u, name) * u.seconds for u in uses) / seconds if seconds else 0.0
+    return CpuUse(seconds, mean("app"), mean("servers"), mean("wrk"), mean("other"))
 
 
 class CpuMeter:
