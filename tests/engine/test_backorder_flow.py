@@ -7,7 +7,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app.domain.base import utcnow
-from app.domain.inventory.models import Effect, OrderLine, Variant
+from app.domain.intake.models import EventStatus, WebhookEvent
+from app.domain.inventory.models import CustomerOrder, Effect, OrderLine, Variant
 from tests.engine.conftest import ITEM, PRODUCT, VARIANT, at
 from tests.support.shopify import order_payload
 
@@ -181,3 +182,20 @@ def test_a_custom_line_item_without_variant_is_ignored(storefront):
     storefront.send("orders/create", payload)
     storefront.settle()
     assert lines(storefront.rt) == {}
+
+
+def test_a_line_item_already_stored_under_another_order_fails_the_event_and_changes_nothing(
+        storefront):
+    storefront.order(1, minute=1, line_id=10)
+    storefront.settle()
+    storefront.order(2, minute=2, line_id=10)  # Shopify's line item ids are unique
+    storefront.settle()
+
+    with storefront.rt.sessions() as session:
+        failed = session.scalars(select(WebhookEvent).where(
+            WebhookEvent.status == EventStatus.FAILED)).all()
+        orders = session.scalars(select(CustomerOrder.order_id)).all()
+    assert [e.last_error for e in failed] == [
+        "InvalidInput: line item 10 belongs to another order"]
+    assert orders == [1]
+    assert list(lines(storefront.rt)) == [10]

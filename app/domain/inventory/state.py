@@ -19,7 +19,7 @@ from app.domain.inventory.payloads import CancelRefund, LevelSnapshot, OrderSnap
 from app.domain.inventory.reads import weigh
 from app.domain.inventory.rules import newer
 from app.domain.ports import VariantInfo
-from app.errors import TransientError
+from app.errors import InvalidInput, TransientError
 
 
 def ensure_variants(session: Session, shop_id: int, variant_ids: Iterable[int]) -> set[int]:
@@ -86,13 +86,29 @@ def apply_order(session: Session, shop_id: int, snap: OrderSnapshot) -> set[int]
     order = session.scalar(select(CustomerOrder).where(CustomerOrder.shop_id == shop_id,
                                                        CustomerOrder.order_id == snap.order_id)
                            .with_for_update())
+    if order is not None and not newer(order.source_updated_at, snap.updated_at):
+        return set()
+    taken = _lines_of_other_orders(session, shop_id, order, snap)
+    if taken:
+        raise InvalidInput(f"line item {min(taken)} belongs to another order")
     if order is None:
         order = CustomerOrder(shop_id=shop_id, order_id=snap.order_id, lines=[])
         session.add(order)
-    elif not newer(order.source_updated_at, snap.updated_at):
-        return set()
     with _open_demand_kept(session, order):
         return _store_order(order, shop_id, snap)
+
+
+def _lines_of_other_orders(session: Session, shop_id: int, order: CustomerOrder | None,
+                           snap: OrderSnapshot) -> set[int]:
+    """The snapshot's new line item ids already stored under another order: Shopify's
+    ids are unique, so such a payload is wrong, and storing it would break the
+    (shop, line item) key."""
+    new = ({line.line_item_id for line in snap.lines if line.variant_id is not None}
+           - {line.line_item_id for line in (order.lines if order else ())})
+    if not new:
+        return set()
+    return set(session.scalars(select(OrderLine.line_item_id).where(
+        OrderLine.shop_id == shop_id, OrderLine.line_item_id.in_(new))))
 
 
 def _store_order(order: CustomerOrder, shop_id: int, snap: OrderSnapshot) -> set[int]:
