@@ -85,6 +85,43 @@ def test_requests_arriving_during_a_commit_share_the_next_one(rt, writer, monkey
     assert handed_off == sorted(r.event_id for r in results)
 
 
+def test_under_load_a_new_leader_waits_for_the_rows_on_their_way(rt, monkeypatch):
+    make_shop(rt, domain=SHOP)
+    writer = inbox.InboxWriter(rt.engine, rt.redis, gather=0.5)
+    store = GatedStore(monkeypatch)
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            first = pool.submit(writer.record, row(0))
+            assert store.first_entered.wait(10)
+            busy = [pool.submit(writer.record, row(n)) for n in (1, 2)]
+            queued(writer, 2)
+            store.release.set()
+            for future in (first, *busy):
+                future.result(10)  # batches of 1, then 2: the process is under load
+
+            leader = pool.submit(writer.record, row(3))
+            time.sleep(0.1)  # arrives while that leader gathers
+            on_its_way = pool.submit(writer.record, row(4))
+            leader.result(10), on_its_way.result(10)
+    finally:
+        writer.close()
+
+    assert store.batches == [1, 2, 2]
+    assert len(stored(rt)) == 5
+
+
+def test_a_lone_request_does_not_wait_to_gather(rt, monkeypatch):
+    make_shop(rt, domain=SHOP)
+    writer = inbox.InboxWriter(rt.engine, rt.redis, gather=30)
+    try:
+        started = time.monotonic()
+        for n in range(3):
+            assert writer.record(row(n)).pending
+        assert time.monotonic() - started < 10
+    finally:
+        writer.close()
+
+
 def test_two_deliveries_of_one_event_in_one_batch_are_stored_once(rt, writer):
     with rt.engine.connect() as connection:
         first, second = intake.record_deliveries(
