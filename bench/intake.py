@@ -21,7 +21,7 @@ import os
 import secrets
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -124,7 +124,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         default=float(os.environ.get("BENCH_SECONDS", "10")),
                         help="length of each measured phase (default: $BENCH_SECONDS or 10)")
     parser.add_argument("--rate", type=float, default=300, help="fixed rate of phase (b)")
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--rounds", type=_positive, default=3,
                         help="full-speed turns of each route, alternating (default 3)")
     parser.add_argument("--connections", type=int, default=16,
                         help="wrk connections for the full-speed phases")
@@ -136,14 +136,17 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_known_args(argv)[0]  # `python -m bench` passes every module all flags
 
 
-BARE = Phase("bare, full speed", "/bench/bare", 0, 0, counted=False)
-INTAKE = Phase("intake, full speed", "/webhooks/shopify", 0, 0, counted=True)
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError("must be a whole number of at least 1")
+    return int(value)
 
 
 def _measure(runner: _Runner, options: argparse.Namespace) -> list[list[Outcome]]:
     """[bare rounds, intake rounds, [fixed rate]]: the full-speed phases take turns."""
     full = options.connections
-    bare, intake = replace(BARE, connections=full), replace(INTAKE, connections=full)
+    bare = Phase("bare, full speed", "/bench/bare", 0, full, counted=False)
+    intake = Phase("intake, full speed", "/webhooks/shopify", 0, full, counted=True)
     rounds: list[tuple[Outcome, Outcome]] = [
         (runner.run(bare, options.seconds, f"b{n}"), runner.run(intake, options.seconds, f"i{n}"))
         for n in range(1, options.rounds + 1)]
