@@ -26,16 +26,12 @@ graceful_timeout = 30
 # connections (16 of 16 in most tries), leaving the other process, and a core, idle.
 reuse_port = True
 
-
-
 # One process per core, each kept on its own: a process's threads hand requests, commits
 # and the GIL to each other many times a request, and a wake-up on another core cost
 # 25 us of CPU against 2.4 on the same one (a socket ping-pong, on this 2-core VM). Intake
 # went from ~1,300 to ~1,550 webhooks/s, the bare route stayed at ~4,000 (bench/README.md).
 # Only when there are at least as many processes as usable cores: on a shared host (a
 # PaaS dyno lists every core of the machine) a pinned process could not leave a busy one.
-
-
 def pre_fork(server, worker):
     """Choose the core for the process about to start: the one the fewest live ones hold."""
     cores = sorted(os.sched_getaffinity(0))

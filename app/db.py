@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event, insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -81,8 +82,6 @@ def fetch_native(connection: Connection, sql: str, params: Sequence) -> list[tup
     0.17 ms of CPU). Errors come out as from `exec_driver_sql`: SQLAlchemy's, with a
     dropped connection invalidated.
     """
-    import psycopg
-
     if not connection.in_transaction():
         connection.begin()  # what executing through SQLAlchemy does: commit() then commits
     driver = connection.connection.driver_connection

@@ -12,6 +12,7 @@ from app.config import Settings
 from app.domain.models import Base
 from app.runtime import Runtime
 from tests.support import servers
+from tests.support.shopify import handed_off
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 WEBHOOK_SECRET = "test_secret_key"  # the secret of Shopify's own HMAC test vectors
@@ -74,13 +75,6 @@ def app(rt):
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-def handed_off(runtime) -> None:
-    """Wait until the web side's hand-off thread has given every stored id to Redis (it
-    lingers a few milliseconds; a real worker would simply find the ids a moment later)."""
-    if "inbox" in runtime.__dict__:
-        assert runtime.inbox.hand_off.flush(), "the inbox hand-off did not finish"
 
 
 def burst_worker(queues, connection):

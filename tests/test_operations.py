@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import runpy
+from pathlib import Path
+from types import SimpleNamespace
+
 import pytest
 from click.testing import CliRunner
 
@@ -90,10 +95,6 @@ def test_cli_refuses_a_domain_that_is_not_myshopify(monkeypatch, rt):
 def gunicorn_hooks(monkeypatch, cores: set[int]):
     """gunicorn.conf.py's hooks, on a machine whose usable cores are `cores`; returns them
     and the list of core sets processes were pinned to."""
-    import os
-    import runpy
-    from pathlib import Path
-
     pinned: list[set[int]] = []
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(cores))
     monkeypatch.setattr(os, "sched_setaffinity", lambda _pid, chosen: pinned.append(set(chosen)))
@@ -102,7 +103,6 @@ def gunicorn_hooks(monkeypatch, cores: set[int]):
 
 
 def spawn(pre_fork, post_fork, server, pid: int):
-    from types import SimpleNamespace
     worker = SimpleNamespace()
     pre_fork(server, worker)
     server.WORKERS[pid] = worker
@@ -111,7 +111,6 @@ def spawn(pre_fork, post_fork, server, pid: int):
 
 
 def test_with_a_core_for_each_web_process_each_stays_on_its_own(monkeypatch):
-    from types import SimpleNamespace
     pre_fork, post_fork, pinned = gunicorn_hooks(monkeypatch, {0, 1})
     server = SimpleNamespace(num_workers=2, WORKERS={})
     first, second = (spawn(pre_fork, post_fork, server, pid) for pid in (101, 102))
@@ -124,7 +123,6 @@ def test_with_a_core_for_each_web_process_each_stays_on_its_own(monkeypatch):
 def test_with_more_cores_than_web_processes_none_is_pinned(monkeypatch):
     """A PaaS dyno lists every core of a shared host: a pinned process could not leave a
     busy one."""
-    from types import SimpleNamespace
     pre_fork, post_fork, pinned = gunicorn_hooks(monkeypatch, set(range(8)))
     server = SimpleNamespace(num_workers=2, WORKERS={})
     spawn(pre_fork, post_fork, server, 101), spawn(pre_fork, post_fork, server, 102)

@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from app.db import fetch_native, ignoring_conflict
 from app.domain.base import utcnow
 from app.domain.intake.models import EventStatus, WebhookEvent
 from app.domain.intake.topics import COMPLIANCE_TOPICS, HANDLED_TOPICS
@@ -155,8 +156,6 @@ def record_deliveries(connection: Connection, rows: Sequence[dict]) -> list[Reco
     if connection.dialect.name != "postgresql":
         statement = _record_statement(connection.dialect.name)
         return [_recorded(connection.execute(statement, row).first()) for row in rows]
-    from app.db import fetch_native
-
     values = tuple(row[name] for row in rows for name in _VALUES)
     stored = {(domain, key): (event_id, pending) for event_id, pending, domain, key
               in fetch_native(connection, _record_many_sql(len(rows)), values)}
@@ -181,8 +180,6 @@ _VALUES = (*_COPIED, *_FLAGS)
 def _record_statement(dialect: str):
     """One row, built once per dialect: RECEIVED for a handled topic of a known, active
     shop (any shop for compliance topics), IGNORED otherwise."""
-    from app.db import ignoring_conflict
-
     table = WebhookEvent.__table__
     domain = bindparam("shop_domain")
     values = {name: bindparam(name, type_=table.c[name].type) for name in _COPIED}
