@@ -16,3 +16,6 @@ ENQUEUE_FAILURES = Counter(
 INBOX_BATCH_ROWS = Histogram(
     "backorder_inbox_batch_rows", "Webhooks stored by one shared INSERT and commit (app/inbox.py)",
     buckets=(1, 2, 4, 8, 16, 32, 64))
+BATCH_EVENTS = Histogram(
+    "backorder_batch_events", "Webhooks a worker applied in one batch (one recompute, one commit)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 500))

@@ -50,7 +50,6 @@ from bench.harness import (
 )
 from integrations.shopify.webhooks import sign_webhook
 from workers.intake import pump
-from workers.queues import WEBHOOKS, queue
 
 SAMPLE = (Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "shopify" / "webhooks"
           / "orders_create.2025-01.json")
@@ -199,6 +198,7 @@ class _Runner:
         self._database = database_url.rsplit("/", 1)[1]
         self._engine = make_engine(database_url)
         self._redis = redis.Redis.from_url(redis_url)
+        self._sessions = make_session_factory(self._engine)
 
     def run(self, phase: Phase, seconds: float, prefix: str) -> Outcome:
         load = Load(url=self._server.base_url + phase.route, seconds=seconds, rate=phase.rate,
@@ -216,12 +216,12 @@ class _Runner:
 
     def _pump(self) -> tuple[int, float]:
         """Do the workers' pump's job on what the requests handed off, as a worker would:
-        (process_webhook jobs it queued, its CPU ms per event)."""
-        before, started, pumped = self._webhook_jobs(), time.process_time(), 0
-        while moved := pump(self._redis):
+        (event ids it handed to jobs, its CPU ms per event)."""
+        started, pumped = time.process_time(), 0
+        while moved := pump(self._redis, self._sessions):
             pumped += moved
         cpu_ms = 1000 * (time.process_time() - started)
-        return self._webhook_jobs() - before, cpu_ms / pumped if pumped else 0.0
+        return pumped, cpu_ms / pumped if pumped else 0.0
 
     def _stored(self, prefix: str) -> int:
         """Pending rows whose event id carries this phase's prefix."""
@@ -230,11 +230,6 @@ class _Runner:
                         WebhookEvent.status == EventStatus.RECEIVED))
         with self._engine.connect() as conn:
             return conn.execute(query).scalar_one()
-
-    def _webhook_jobs(self) -> int:
-        """process_webhook jobs waiting (not the pump jobs the requests queued)."""
-        return sum(1 for job_id in queue(WEBHOOKS, self._redis).get_job_ids()
-                   if job_id.startswith("webhook-"))
 
     def __enter__(self) -> _Runner:
         return self

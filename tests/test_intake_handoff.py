@@ -56,14 +56,14 @@ def test_the_pump_makes_one_process_webhook_job_per_event(rt, client, shop):
     with rt.sessions() as session:
         ids = list(session.scalars(select(WebhookEvent.id).order_by(WebhookEvent.id)))
 
-    assert intake.pump(rt.redis) == 2
+    assert intake.pump(rt.redis, rt.sessions) == 2
     webhook_jobs = [j for j in queued_job_ids(rt) if j.startswith("webhook-")]
     assert webhook_jobs == [f"webhook-{i}" for i in ids]
 
 
 def test_a_webhook_arriving_after_the_pump_started_queues_the_next_pump(rt, client, shop):
     post(client, 1)
-    intake.pump(rt.redis)  # the waiting marker is gone once a pump has started
+    intake.pump(rt.redis, rt.sessions)  # the waiting marker is gone once a pump has started
     rt.redis.delete(Queue(queues.WEBHOOKS, connection=rt.redis).key)
 
     post(client, 2)
@@ -79,7 +79,7 @@ def test_a_long_backlog_is_pumped_in_bounded_runs_that_queue_their_successor(
         post(client, n)
     rt.redis.delete(Queue(queues.WEBHOOKS, connection=rt.redis).key, intake.PUMP_WAITING)
 
-    assert intake.pump(rt.redis) == 2
+    assert intake.pump(rt.redis, rt.sessions) == 2
     assert pumps(rt) == 1  # the successor
     run_jobs()
     assert statuses(rt) == [EventStatus.PROCESSED] * 5
@@ -108,7 +108,7 @@ def test_a_pump_that_dies_after_taking_the_ids_loses_nothing(rt, client, shop, r
         raise RedisConnectionError("Redis went away mid-pump")
     monkeypatch.setattr(queues, "enqueue_many", redis_gone)
     with pytest.raises(RedisConnectionError):
-        intake.pump(rt.redis)
+        intake.pump(rt.redis, rt.sessions)
     assert rt.redis.llen(intake.PENDING) == 0  # the ids were taken, their jobs never made
     monkeypatch.undo()
 

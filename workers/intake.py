@@ -4,7 +4,9 @@ RQ's enqueue builds a job, pickles it and writes five keys: about 0.6 ms of the 
 process's CPU, the largest single cost of intake. So the web process only appends
 event ids to a Redis list (one round trip for all the commits of a few milliseconds, from
 a thread of its own, see app/inbox.py), and a pump job on the worker side turns the
-waiting ids into the usual per-event `process_webhook` jobs, many per pipeline.
+waiting ids into the jobs that apply them: one coalesced `apply_events` job per shop
+(batches, DESIGN.md "Flash sales"), and a `process_webhook` job for each event that runs
+alone (uninstall and compliance topics).
 One pump is queued at a time: a marker says one is waiting, and the pump deletes it
 before it reads the list, so an id appended while it runs queues the next pump.
 
@@ -18,10 +20,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from contextlib import suppress
+from dataclasses import replace
 
 from redis import Redis
 from redis.exceptions import RedisError
+from sqlalchemy.orm import Session, sessionmaker
 
+from app.db import unit_of_work
+from app.domain.intake.batch import route_events
 from workers import queues
 
 log = logging.getLogger(__name__)
@@ -62,15 +68,19 @@ def _queue_pump(connection: Redis) -> None:
         raise
 
 
-def pump(connection: Redis) -> int:
-    """Turn every waiting event id into its process_webhook job; returns how many."""
+def pump(connection: Redis, sessions: sessionmaker[Session]) -> int:
+    """Turn every waiting event id into the job that applies it; returns how many ids."""
     connection.delete(PUMP_WAITING)  # first: ids appended from now on queue another pump
     moved = 0
     for _ in range(MAX_BATCHES):
         raw = connection.lpop(PENDING, BATCH)
         if not raw:
             return moved
-        queues.enqueue_many(connection, [queues.process_webhook_job(int(i)) for i in raw])
+        with unit_of_work(sessions) as session:
+            routes = route_events(session, [int(i) for i in raw])
+        queues.enqueue_many(connection, queues.event_jobs(replace(routes, batch_shops=())))
+        for shop_id in sorted(routes.batch_shops):  # coalesced: one waiting run per shop
+            queues.enqueue(connection, queues.apply_events_job(shop_id))
         moved += len(raw)
     if connection.set(PUMP_WAITING, 1, nx=True, ex=PUMP_WAITING_TTL):
         _queue_pump(connection)
@@ -80,4 +90,5 @@ def pump(connection: Redis) -> int:
 def pump_webhooks() -> int:
     """The pump job: run by any worker on the webhooks queue."""
     from workers.context import runtime
-    return pump(runtime().redis)
+    rt = runtime()
+    return pump(rt.redis, rt.sessions)

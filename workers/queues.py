@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
@@ -19,7 +18,6 @@ from rq import Queue, Retry
 from rq.job import Job
 
 from app.domain.followups import FollowUp
-from app.errors import TransientError
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +37,20 @@ def queue(name: str, connection: Redis) -> Queue:
 
 COALESCE_TTL = 600  # a lost marker (crashed worker) stops coalescing after this long
 # One run of a coalesced job at a time. The lock is renewed while its run lasts, so a
-# run killed with its worker holds back the next one for at most RUN_LOCK_EXPIRE.
-RUN_LOCK_EXPIRE, RUN_LOCK_WAIT = 15, 60
+# run killed with its worker frees it within RUN_LOCK_EXPIRE.
+RUN_LOCK_EXPIRE = 15
 
 
 def _coalesce_key(job_id: str) -> str:
     return f"backorder:coalesce:{job_id}"
 
 
+def _rerun_key(job_id: str) -> str:
+    return f"backorder:rerun:{job_id}"
+
+
 def enqueue(connection: Redis, followup: FollowUp) -> bool:
-    """Put one job on its queue; False (logged) when Redis is unreachable."""
+    """Put one job on its queue (or schedule it); False (logged) when Redis is unreachable."""
     func, args = followup.func, followup.args
     marked = False
     try:
@@ -57,8 +59,13 @@ def enqueue(connection: Redis, followup: FollowUp) -> bool:
                 return True  # it will see this work too
             marked = True
             func, args = "workers.queues.run_coalesced", (followup.func, followup.job_id, *args)
-        queue(followup.queue, connection).enqueue(
-            func, *args, job_id=followup.job_id, **JOB_OPTIONS, **followup.kwargs)
+        target = queue(followup.queue, connection)
+        if followup.at is not None:
+            target.enqueue_at(followup.at, func, *args, job_id=followup.job_id,
+                              **JOB_OPTIONS, **followup.kwargs)
+        else:
+            target.enqueue(func, *args, job_id=followup.job_id, **JOB_OPTIONS,
+                           **followup.kwargs)
     except RedisError as exc:
         log.warning("could not enqueue %s%s: %s (the sweeper will retry)",
                     followup.func, followup.args, exc)
@@ -83,8 +90,8 @@ def _already_waiting(connection: Redis, job_id: str) -> bool:
     key = _coalesce_key(job_id)
     if connection.set(key, 1, nx=True, ex=COALESCE_TTL):
         return False
-    # A started run that has not cleared the marker is waiting for the run lock: it has
-    # not read anything yet, so it will see this work too.
+    # A started run clears the marker before it reads anything: while it is still set,
+    # that run will see this work too.
     if connection.hget(Job.key_for(job_id), "status") in (
             b"queued", b"scheduled", b"deferred", b"started"):
         return True
@@ -93,37 +100,54 @@ def _already_waiting(connection: Redis, job_id: str) -> bool:
 
 
 def run_coalesced(func: str, job_id: str, *args):
-    """Run once no other run of this job is running, then clear the waiting marker first,
-    so work arriving from now on queues another run.
+    """Run the job unless a run of it is running; then that run runs once more instead.
 
     A run reads all pending work, calls a vendor, then records what it sent. Two runs at
     once could land the older read last: Shopify would keep a stale decision while the
-    database records the newer one as pushed. Hence one run at a time.
+    database records the newer one as pushed. Hence one run at a time. A run that finds
+    another running never waits for it (a worker waiting on a lock serves nobody, and a
+    hot shop's work would queue on it): it leaves a "run again" flag and returns, and the
+    running one, once done, runs again while the flag is set. The flag is set before the
+    lock is tried and checked after the holder lets go, so no work is left behind.
     """
     from workers.context import runtime
     connection = runtime().redis
-    with one_run_at_a_time(connection, job_id):
-        connection.delete(_coalesce_key(job_id))
-        module, name = func.rsplit(".", 1)
-        return getattr(importlib.import_module(module), name)(*args)
+    connection.delete(_coalesce_key(job_id))  # first: work arriving from now queues another
+    connection.set(_rerun_key(job_id), 1, ex=COALESCE_TTL)
+    result = None
+    while connection.exists(_rerun_key(job_id)):
+        with one_run_at_a_time(connection, job_id) as running:
+            if not running:
+                return result  # the running one runs again for this work
+            connection.delete(_rerun_key(job_id))  # taken: what arrives from now sets it again
+            module, name = func.rsplit(".", 1)
+            result = getattr(importlib.import_module(module), name)(*args)
+    return result
 
 
 @contextmanager
-def one_run_at_a_time(connection: Redis, job_id: str) -> Iterator[None]:
-    """Hold the job's run lock; TransientError (RQ retries) when it stays taken too long."""
+def one_run_at_a_time(connection: Redis, job_id: str) -> Iterator[bool]:
+    """Hold the job's run lock if it is free; yields whether this run holds it."""
     lock = redis_lock.Lock(connection, f"backorder:run:{job_id}", expire=RUN_LOCK_EXPIRE,
                            auto_renewal=True)
-    deadline = time.monotonic() + RUN_LOCK_WAIT
-    # Waits of one second: the connection's socket timeout (2 s) bounds a blocking pop.
-    while not lock.acquire(timeout=1):
-        if time.monotonic() > deadline:
-            raise TransientError(f"another run of {job_id} has held its lock "
-                                 f"for over {RUN_LOCK_WAIT} s")
+    if not lock.acquire(blocking=False):
+        yield False
+        return
     try:
-        yield
+        yield True
     finally:
         with suppress(redis_lock.NotAcquired, RedisError):  # expired: nothing left to free
             lock.release()
+
+
+def after_commit(connection: Redis, followups) -> int:
+    """What a job does once its transaction committed: run the urgent follow-ups now (the
+    cap's DENY), put the rest on their queues. Returns how many could not be enqueued."""
+    urgent = [f for f in followups if f.urgent]
+    failed = enqueue_all(connection, [f for f in followups if not f.urgent])
+    for followup in urgent:
+        run_coalesced(followup.func, followup.job_id, *followup.args)
+    return failed
 
 
 def enqueue_all(connection: Redis, followups) -> int:
@@ -134,3 +158,16 @@ def enqueue_all(connection: Redis, followups) -> int:
 def process_webhook_job(event_id: int) -> FollowUp:
     return FollowUp("workers.jobs.process_webhook", (event_id,), WEBHOOKS,
                     job_id=f"webhook-{event_id}")
+
+
+def apply_events_job(shop_id: int) -> FollowUp:
+    """Apply the shop's waiting events in batches: one run at a time, work arriving
+    meanwhile joins the next batch."""
+    return FollowUp("workers.jobs.apply_events", (shop_id,), WEBHOOKS,
+                    job_id=f"apply-events-{shop_id}", coalesce=True)
+
+
+def event_jobs(routes) -> list[FollowUp]:
+    """The jobs that apply stored events: a batch job per shop, a job per single event."""
+    return ([apply_events_job(shop_id) for shop_id in sorted(routes.batch_shops)]
+            + [process_webhook_job(i) for i in routes.single_events])

@@ -11,6 +11,7 @@ import logging
 from sqlalchemy import select
 
 from app.db import unit_of_work
+from app.domain.base import utcnow
 from app.domain.followups import push_variants as push_followup
 from app.domain.inventory import publish, service, sync
 from app.domain.shops.models import Shop
@@ -55,7 +56,7 @@ def push_variants(shop_id: int) -> int:
         needs_reinstall(shop_id, exc)
         return 0
     with unit_of_work(rt.sessions) as session:
-        publish.mark_pushed(session, shop_id, pushes)
+        publish.mark_pushed(session, shop_id, pushes, pushed_at=utcnow())
     if len(pushes) == publish.BATCH:  # more waiting: continue in a fresh job
         queues.enqueue(rt.redis, push_followup(shop_id))
     return len(pushes)
@@ -78,7 +79,15 @@ def fetch_variant_details(shop_id: int, variant_id: int) -> None:
     with unit_of_work(rt.sessions) as session:
         sync.store_variants(session, shop_id, [info])
         followups = service.recompute_variants(session, shop_id, [variant_id])
-    queues.enqueue_all(rt.redis, followups)
+    queues.after_commit(rt.redis, followups)
+
+
+def recheck_variants(shop_id: int, variant_ids: list[int]) -> None:
+    """Recompute variants closed early, once their sale may have calmed (scheduled)."""
+    rt = runtime()
+    with unit_of_work(rt.sessions) as session:
+        followups = service.recompute_variants(session, shop_id, variant_ids)
+    queues.after_commit(rt.redis, followups)
 
 
 def sync_shop(shop_id: int, *, page: int = 50) -> int:
@@ -119,7 +128,7 @@ def recompute_shop(shop_id: int, *, batch: int = 100, check_totals: bool = False
             followups = service.recompute_variants(session, shop_id,
                                                    variant_ids[start:start + batch],
                                                    check_totals=check_totals)
-        queues.enqueue_all(rt.redis, followups)
+        queues.after_commit(rt.redis, followups)
     return len(variant_ids)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -17,11 +18,21 @@ class FollowUp:
     # Per-shop jobs that read all pending work: while one is waiting in the queue,
     # asking for another adds nothing (a burst of 1,000 orders queues one push).
     coalesce: bool = False
+    # Run by the job that asked for it, right after its commit, instead of queued behind
+    # other work: a variant closing at its cap must reach Shopify before more orders do.
+    urgent: bool = False
+    at: datetime | None = None  # not before this moment (the workers' scheduler holds it)
 
 
-def push_variants(shop_id: int) -> FollowUp:
+def push_variants(shop_id: int, *, urgent: bool = False) -> FollowUp:
     return FollowUp("workers.shopify.push_variants", (shop_id,), "shopify",
-                    job_id=f"push-variants-{shop_id}", coalesce=True)
+                    job_id=f"push-variants-{shop_id}", coalesce=True, urgent=urgent)
+
+
+def recheck_variant(shop_id: int, variant_id: int, at: datetime) -> FollowUp:
+    """Recompute a variant closed early once its sale may have calmed down."""
+    return FollowUp("workers.shopify.recheck_variants", (shop_id, [variant_id]), "shopify",
+                    job_id=f"recheck-{shop_id}-{variant_id}-{int(at.timestamp())}", at=at)
 
 
 def fetch_variant_details(shop_id: int, variant_id: int) -> FollowUp:

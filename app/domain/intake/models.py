@@ -5,7 +5,17 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.domain.base import Base, BigId, UtcDateTime, utcnow
@@ -23,6 +33,10 @@ class WebhookEvent(Base):
     __table_args__ = (
         UniqueConstraint("shop_domain", "dedup_key"),
         Index("ix_webhook_events_pending", "status", "received_at"),
+        # A shop's waiting events in arrival order: what one batch of the engine takes.
+        Index("ix_webhook_events_shop_waiting", "shop_id", "id",
+              postgresql_where=text("status = 'RECEIVED'"),
+              sqlite_where=text("status = 'RECEIVED'")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -271,19 +271,24 @@ def pending_event_ids(session: Session, *, older_than: timedelta = timedelta(0),
 
 @dataclass
 class HandlerContext:
-    """What a topic handler gets: the open session, the shop, and a list of follow-ups."""
+    """What a topic handler gets: the open session, the shop, a list of follow-ups, and
+    the variants whose state it changed (recomputed once the whole batch is stored)."""
 
     session: Session
     shop: Shop
     event: WebhookEvent
     payload: dict
     followups: list = field(default_factory=list)
+    touched: set[int] = field(default_factory=set)
 
 
 Handler = Callable[[HandlerContext], None]
+# Recomputes a shop's variants in the open session; returns the follow-ups it asks for.
+Recompute = Callable[[Session, int, Iterable[int]], list]
 
 
-def process_event(session: Session, event_id: int, handlers: Mapping[str, Handler]) -> list:
+def process_event(session: Session, event_id: int, handlers: Mapping[str, Handler],
+                  recompute: Recompute) -> list:
     """Apply one stored event exactly once in effect; returns follow-ups to enqueue after commit."""
     event = session.execute(select(WebhookEvent).where(WebhookEvent.id == event_id)
                             .with_for_update()).scalar_one_or_none()
@@ -292,18 +297,25 @@ def process_event(session: Session, event_id: int, handlers: Mapping[str, Handle
     shop = session.get(Shop, event.shop_id) if event.shop_id else None
     handler = handlers.get(event.topic)
     if shop is None or handler is None or not (shop.active or event.topic in COMPLIANCE_TOPICS):
-        _finish(event, EventStatus.IGNORED)
+        finish(event, EventStatus.IGNORED)
         return []
     ctx = HandlerContext(session=session, shop=shop, event=event, payload=json.loads(event.payload))
     event.attempts += 1
     handler(ctx)
-    _finish(event, EventStatus.PROCESSED)
+    finish(event, EventStatus.PROCESSED)
+    if ctx.touched:
+        ctx.followups.extend(recompute(session, shop.id, ctx.touched))
     return ctx.followups
 
 
-def _finish(event: WebhookEvent, status: EventStatus) -> None:
+def finish(event: WebhookEvent, status: EventStatus) -> None:
+    """Settle an event: processed, or ignored (unknown topic, shop gone or uninstalled)."""
     event.status = status
     event.processed_at = utcnow()
+
+
+def event_status(session: Session, event_id: int) -> EventStatus | None:
+    return session.scalar(select(WebhookEvent.status).where(WebhookEvent.id == event_id))
 
 
 def record_failure(session: Session, event_id: int, error: str, *, final: bool) -> None:

@@ -13,3 +13,7 @@ APP_TOPICS = ("app/uninstalled",)
 HANDLED_TOPICS = frozenset(ORDER_TOPICS + CATALOG_TOPICS + COMPLIANCE_TOPICS + APP_TOPICS)
 # Compliance topics are declared in shopify.app.toml, not subscribed through the API.
 SUBSCRIBED_TOPICS = ORDER_TOPICS + CATALOG_TOPICS + APP_TOPICS
+# Topics that only store snapshots of orders, stock and catalog: a shop's waiting events of
+# these are applied together in one batch. The others (uninstall, compliance) change the
+# shop itself and run one event at a time.
+BATCHED_TOPICS = ORDER_TOPICS + CATALOG_TOPICS

@@ -1,7 +1,8 @@
 """Webhook topic handlers for orders, refunds, inventory and products.
 
 Each one: parse the payload, lock the affected variants (sorted, before any
-other row), store the snapshot unless it is stale, recompute what changed.
+other row), store the snapshot unless it is stale, and name the variants it changed.
+The caller recomputes those once, after every event of its batch is stored.
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ from sqlalchemy import select, update
 from app.domain.intake.service import HandlerContext
 from app.domain.inventory import payloads, state
 from app.domain.inventory.models import CustomerOrder, OrderLine, Variant
-from app.domain.inventory.service import recompute_variants
 from app.domain.suppliers.shopify_receipts import lock_open_purchase_orders
 
 
 def _recompute(ctx: HandlerContext, variant_ids) -> None:
-    ctx.followups.extend(recompute_variants(ctx.session, ctx.shop.id, variant_ids))
+    ctx.touched.update(variant_ids)
 
 
 def handle_order(ctx: HandlerContext) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -78,6 +79,22 @@ class Variant(Base):
     pushed_status: Mapped[str | None] = mapped_column(String(20))
     pushed_eta: Mapped[date | None] = mapped_column(Date)
     push_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Flash sales (DESIGN.md): Shopify sells until DENY arrives, so a variant selling fast
+    # is closed while the orders already on their way can still fit under the cap.
+    # Units that ever joined the variant's open demand (only ever grows), the count the
+    # sale rate last took in, and the rate itself: units a second, decaying over time.
+    queued_units: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    rate_queued_units: Mapped[int] = mapped_column(BigInteger, default=0,
+                                                   server_default=text("0"))
+    sale_rate: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
+    sale_rate_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Why the variant was closed before its cap (None: it was not): the units the cap still
+    # allowed and the sale rate then, so the merchant's page can say so.
+    closed_early_left: Mapped[int | None] = mapped_column(Integer)
+    closed_early_rate: Mapped[float | None] = mapped_column(Float)
+    # The newest order the engine knew of when it decided DENY: the push measures the time
+    # from that order to DENY at Shopify against it.
+    deny_order_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class InventoryLevel(Base):

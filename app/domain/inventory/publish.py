@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, case, select, update
 from sqlalchemy.orm import Session
 
 from app.domain.inventory.models import Variant
+from app.domain.inventory.rules import order_to_deny
 from app.domain.ports import ShopifyAdmin, VariantMetafields, VariantPolicyChange
+from app.domain.shops.models import Shop
 
 BATCH = 250
 
@@ -25,17 +27,23 @@ class Push:
     eta: date | None
     policy_changed: bool
     metafields_changed: bool
+    deny_order_at: datetime | None = None  # set when orders closed it: what DENY is timed from
 
 
 def pending_pushes(session: Session, shop_id: int, limit: int = BATCH) -> list[Push]:
-    """Managed variants whose Shopify-visible state differs from what was last pushed."""
+    """Managed variants whose Shopify-visible state differs from what was last pushed,
+    those that must stop selling first."""
+    closing = and_(Variant.desired_policy == "DENY",
+                   Variant.pushed_policy.is_distinct_from("DENY"))
     variants = session.scalars(select(Variant).where(
         Variant.shop_id == shop_id, Variant.push_pending.is_(True),
-        Variant.desired_policy.is_not(None)).order_by(Variant.id).limit(limit))
+        Variant.desired_policy.is_not(None))
+        .order_by(case((closing, 0), else_=1), Variant.id).limit(limit))
     return [Push(variant_id=v.variant_id, product_id=v.product_id, policy=v.desired_policy,
                  status=v.status, eta=v.next_eta,
                  policy_changed=v.desired_policy != v.pushed_policy,
-                 metafields_changed=(v.status, v.next_eta) != (v.pushed_status, v.pushed_eta))
+                 metafields_changed=(v.status, v.next_eta) != (v.pushed_status, v.pushed_eta),
+                 deny_order_at=v.deny_order_at if v.desired_policy == "DENY" else None)
             for v in variants]
 
 
@@ -53,14 +61,29 @@ def publish(admin: ShopifyAdmin, pushes: list[Push]) -> None:
         admin.set_variant_metafields(metafields)
 
 
-def mark_pushed(session: Session, shop_id: int, pushes: list[Push]) -> None:
+def mark_pushed(session: Session, shop_id: int, pushes: list[Push], *,
+                pushed_at: datetime) -> None:
     """Record what Shopify now shows; a recompute since the read keeps the variant pending."""
+    _measure_order_to_deny(session, shop_id, pushes, pushed_at)
     for push in pushes:
         session.execute(
             update(Variant)
             .where(Variant.shop_id == shop_id, Variant.variant_id == push.variant_id)
-            .values(pushed_policy=push.policy, pushed_status=push.status,
+            .values(pushed_policy=push.policy, pushed_status=push.status, deny_order_at=None,
                     pushed_eta=push.eta, shopify_policy=push.policy,
                     push_pending=(Variant.desired_policy.is_distinct_from(push.policy)
                                   | Variant.status.is_distinct_from(push.status)
                                   | Variant.next_eta.is_distinct_from(push.eta))))
+
+
+def _measure_order_to_deny(session: Session, shop_id: int, pushes: list[Push],
+                           pushed_at: datetime) -> None:
+    """Fold the time from the orders that closed variants to DENY at Shopify into the
+    shop's estimate, which the recompute uses to close fast-selling variants early."""
+    samples = [(pushed_at - p.deny_order_at).total_seconds() for p in pushes
+               if p.policy_changed and p.policy == "DENY" and p.deny_order_at is not None]
+    if not samples:
+        return
+    shop = session.get(Shop, shop_id, with_for_update=True)
+    if shop is not None:
+        shop.order_to_deny_seconds = order_to_deny(shop.order_to_deny_seconds, max(samples))

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from itertools import accumulate
+from math import exp, log
 from operator import attrgetter
 
 
@@ -85,6 +86,8 @@ class VariantAllocation:
     # Whether Shopify may keep selling once stock runs out (inventoryPolicy CONTINUE):
     # the status the variant would have at zero stock is backorderable.
     continue_selling: bool = False
+    # Closed before its cap because the orders on their way would fill it (a flash sale).
+    closed_early: bool = False
 
 
 def newer(stored_updated_at: datetime | None, incoming_updated_at: datetime) -> bool:
@@ -252,3 +255,62 @@ def _next_eta(
     if status == Status.IN_STOCK:
         return today + timedelta(days=policy.handling_days)
     return next_unit_eta if status == Status.BACKORDERABLE else None
+
+
+# --- flash sales ------------------------------------------------------------------
+
+# How far back the sale rate looks: long enough to smooth the bursts in which batches
+# of orders arrive, short enough that a sale that stopped stops counting within seconds.
+RATE_WINDOW_SECONDS = 5.0
+
+
+def sale_rate(*, rate: float, elapsed_seconds: float, units: int,
+              window: float = RATE_WINDOW_SECONDS) -> float:
+    """Units ordered per second, an exponentially decaying average: `rate` as it was
+    `elapsed_seconds` ago, plus `units` ordered since. Steady sales of r a second keep it at r.
+    """
+    return rate * exp(-max(0.0, elapsed_seconds) / window) + max(0, units) / window
+
+
+def close_early(allocation: VariantAllocation, *, rate: float,
+                lag_seconds: float) -> VariantAllocation:
+    """Stop selling now when the orders on their way would use up what the cap allows.
+
+    Shopify keeps selling under CONTINUE until DENY reaches it, `lag_seconds` after the
+    newest order the engine has seen: about `rate * lag_seconds` units are already sold
+    and not yet known here. Stock on hand is no risk (Shopify never sells past it under
+    DENY), so only backorder capacity counts. Selling a little under the cap for a few
+    seconds is fine; selling past it breaks a promise to a customer.
+    """
+    capacity = allocation.capacity
+    if not allocation.continue_selling or capacity is None or capacity > rate * lag_seconds:
+        return allocation
+    if allocation.status == Status.IN_STOCK:
+        return replace(allocation, continue_selling=False, closed_early=True)
+    return replace(allocation, status=Status.OUT_OF_STOCK, next_eta=None,
+                   continue_selling=False, closed_early=True)
+
+
+def reopen_check_after(*, rate: float, capacity: int | None, lag_seconds: float) -> float:
+    """Seconds until a variant closed early may open again if no more orders come: the
+    orders on their way have arrived (`lag_seconds`) and the rate has decayed to what the
+    capacity left allows."""
+    if not capacity or rate * lag_seconds <= capacity:
+        return max(1.0, lag_seconds)
+    return max(1.0, lag_seconds + RATE_WINDOW_SECONDS * log(rate * lag_seconds / capacity))
+
+
+# A sample beyond this is no flash sale's lag (a clock far off, an order from long ago).
+MAX_ORDER_TO_DENY_SECONDS = 60.0
+
+
+def order_to_deny(estimate: float | None, sample_seconds: float) -> float:
+    """The shop's order-to-DENY estimate after one more measured close.
+
+    A longer sample is taken at once and a shorter one only halfway: a lag guessed too
+    short sells past the cap, one guessed too long only closes a little early.
+    """
+    sample = min(max(0.0, sample_seconds), MAX_ORDER_TO_DENY_SECONDS)
+    if estimate is None or sample >= estimate:
+        return sample
+    return (estimate + sample) / 2

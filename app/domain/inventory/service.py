@@ -33,8 +33,12 @@ from app.domain.inventory.rules import (
     VariantAllocation,
     allocate,
     allocate_tail,
+    close_early,
+    reopen_check_after,
+    sale_rate,
 )
 from app.domain.inventory.state import lock_variants
+from app.domain.shops.models import Shop
 from app.domain.suppliers.leadtimes import lead_time_days_for
 
 UNTRACKED_STOCK = 10**9  # Shopify does not count these: never short
@@ -42,6 +46,9 @@ UNTRACKED_STOCK = 10**9  # Shopify does not count these: never short
 # A check reads every open line (as a full recompute does); between checks the flash-sale
 # path reads only the new lines. Reconciliation and every full recompute check too.
 OPEN_DEMAND_CHECK_EVERY = timedelta(minutes=5)
+# Until a shop's first close is measured: a guess on the safe side (a guess too long only
+# closes a fast-selling variant a little early; it opens again once the sale calms).
+DEFAULT_ORDER_TO_DENY = 2.0
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +57,16 @@ log = logging.getLogger(__name__)
 class _Changes:
     effects: int = 0
     push: bool = False
+    closing: bool = False  # a variant Shopify sells under CONTINUE must now DENY
     reorder: bool = False
     fetch: list[int] = field(default_factory=list)
+    recheck: list[tuple[int, datetime]] = field(default_factory=list)
 
     def followups(self, shop_id: int) -> list[FollowUp]:
         out = []
         if self.push:
-            out.append(followups.push_variants(shop_id))
+            out.append(followups.push_variants(shop_id, urgent=self.closing))
+        out.extend(followups.recheck_variant(shop_id, v, at) for v, at in self.recheck)
         if self.effects:
             out.append(followups.dispatch_effects(shop_id))
         if self.reorder:
@@ -75,18 +85,20 @@ def recompute_variants(session: Session, shop_id: int, variant_ids: Iterable[int
     changes = _Changes()
     if not variants:
         return []
-    today = today or utcnow().date()
+    now = utcnow()
+    today = today or now.date()
     shop_policy = load_shop_policy(session, shop_id, variants)
+    sale = _SaleClock(now=now, lag=_order_to_deny(session, shop_id))
     for variant in variants:
         if variant.details_known:
-            _recompute(session, variant, shop_policy, today, changes, check_totals)
+            _recompute(session, variant, shop_policy, today, changes, check_totals, sale)
         else:  # until Shopify told us what it is and what is in stock, any answer is a guess
             changes.fetch.append(variant.variant_id)
     return changes.followups(shop_id)
 
 
 def _recompute(session: Session, variant: Variant, shop_policy: ShopPolicy, today: date,
-               changes: _Changes, check_totals: bool) -> None:
+               changes: _Changes, check_totals: bool, sale: _SaleClock) -> None:
     policy = shop_policy.for_variant(
         variant, lead_time_days_for(session, shop_id=variant.shop_id, sku=variant.sku))
     stock = reads.stock(session, variant, shop_policy.counted_locations)
@@ -110,9 +122,12 @@ def _recompute(session: Session, variant: Variant, shop_policy: ShopPolicy, toda
         allocation = allocate(lines=[_demand_line(r) for r in rows if r.open_quantity > 0],
                               available=on_hand - totals.total_open, supply=supply,
                               policy=policy, today=today)
+    rate, ordered = _sale_rate(variant, sale.now)
+    allocation = close_early(allocation, rate=rate, lag_seconds=sale.lag)
     _store(session, variant, rows, allocation, changes)
     _remember_inputs(variant, on_hand, totals, fingerprint, rows, tail is not None)
-    _decide_push(variant, allocation, changes)
+    _decide_push(variant, allocation, changes, ordered=ordered)
+    _note_early_close(variant, allocation, rate, sale, changes)
 
 
 def _check_due(variant: Variant) -> bool:
@@ -218,7 +233,8 @@ def _remember_inputs(variant: Variant, on_hand: int, totals: reads.DemandTotals,
         variant.alloc_tail_line_id = 0
 
 
-def _decide_push(variant: Variant, allocation: VariantAllocation, changes: _Changes) -> None:
+def _decide_push(variant: Variant, allocation: VariantAllocation, changes: _Changes, *,
+                 ordered: int) -> None:
     """Flag the variant for a Shopify push when what Shopify shows should change."""
     if not (variant.managed and variant.tracked and not variant.deleted):
         variant.desired_policy = None
@@ -230,6 +246,46 @@ def _decide_push(variant: Variant, allocation: VariantAllocation, changes: _Chan
                or variant.next_eta != variant.pushed_eta)
     variant.push_pending = pending
     changes.push |= pending
+    selling = (variant.pushed_policy or variant.shopify_policy) == "CONTINUE"
+    if variant.desired_policy == "DENY" and selling:
+        changes.closing = True  # the cap first: pushed by this job, ahead of anything else
+        # Orders just placed closed it: the push measures how long DENY took from the
+        # newest of them. A close for any other reason (settings, a sync) measures nothing.
+        if ordered:
+            variant.deny_order_at = variant.alloc_tail_placed_at
+
+
+def _note_early_close(variant: Variant, allocation: VariantAllocation, rate: float,
+                      sale: _SaleClock, changes: _Changes) -> None:
+    """Say why a variant closed before its cap, and look again once the sale may have calmed."""
+    if not allocation.closed_early:
+        variant.closed_early_left = variant.closed_early_rate = None
+        return
+    variant.closed_early_left, variant.closed_early_rate = allocation.capacity, rate
+    after = reopen_check_after(rate=rate, capacity=allocation.capacity, lag_seconds=sale.lag)
+    changes.recheck.append((variant.variant_id, sale.now + timedelta(seconds=after)))
+
+
+@dataclass(frozen=True)
+class _SaleClock:
+    now: datetime
+    lag: float  # seconds from an order to DENY at Shopify, as measured for the shop
+
+
+def _order_to_deny(session: Session, shop_id: int) -> float:
+    measured = session.scalar(select(Shop.order_to_deny_seconds).where(Shop.id == shop_id))
+    return DEFAULT_ORDER_TO_DENY if measured is None else measured
+
+
+def _sale_rate(variant: Variant, now: datetime) -> tuple[float, int]:
+    """The variant's recent units ordered a second, brought up to now; and the units
+    ordered since it was last brought up to date."""
+    ordered = max(0, variant.queued_units - variant.rate_queued_units)
+    elapsed = (now - variant.sale_rate_at).total_seconds() if variant.sale_rate_at else 0.0
+    rate = sale_rate(rate=variant.sale_rate or 0.0, elapsed_seconds=elapsed, units=ordered)
+    variant.sale_rate, variant.sale_rate_at = rate, now
+    variant.rate_queued_units = variant.queued_units
+    return rate, ordered
 
 
 def status_of(session: Session, shop_id: int, variant_id: int) -> Status | None:

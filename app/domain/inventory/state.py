@@ -9,17 +9,22 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.db import insert_ignoring_conflict
+from app.domain.base import utcnow
 from app.domain.inventory.models import CustomerOrder, InventoryLevel, OrderLine, Variant
 from app.domain.inventory.payloads import CancelRefund, LevelSnapshot, OrderSnapshot
 from app.domain.inventory.reads import weigh
 from app.domain.inventory.rules import newer
 from app.domain.ports import VariantInfo
 from app.errors import InvalidInput, TransientError
+
+# Orders placed longer ago than this do not count towards a variant's sale rate.
+RECENT_ORDER = timedelta(minutes=10)
 
 
 def ensure_variants(session: Session, shop_id: int, variant_ids: Iterable[int]) -> set[int]:
@@ -188,13 +193,32 @@ def _open_demand_kept(session: Session, order: CustomerOrder) -> Iterator[None]:
     totals and joins the new one's.
     """
     before = _open_demand(order.lines)
+    open_before = {line.line_item_id: (line.variant_id, line.open_quantity or 0)
+                   for line in order.lines}
     yield
     moved = _open_demand(order.lines)
     moved.subtract(before)
+    joined = _joined(open_before, order.lines)
     changed = {variant_id for (variant_id, _), delta in moved.items() if delta}
-    for variant in lock_variants(session, order.shop_id, changed):
+    for variant in lock_variants(session, order.shop_id, changed | set(joined)):
         variant.open_total += moved[(variant.variant_id, "units")]
         variant.open_checksum += moved[(variant.variant_id, "checksum")]
+        variant.queued_units += joined[variant.variant_id]
+
+
+def _joined(open_before: dict[int, tuple], lines: Iterable[OrderLine]) -> Counter:
+    """Units that joined each variant's queue (a new line, or a line that grew): what
+    the sale rate counts. Units leaving it (cancels, fulfilments) do not slow a sale."""
+    joined: Counter = Counter()
+    recent = utcnow() - RECENT_ORDER
+    for line in lines:
+        if line.variant_id is None or line.placed_at is None or line.placed_at < recent:
+            continue  # old orders (a first sync, a late redelivery) say nothing of a sale now
+        variant_id, units = open_before.get(line.line_item_id, (None, 0))
+        grew = (line.open_quantity or 0) - (units if variant_id == line.variant_id else 0)
+        if grew > 0:
+            joined[line.variant_id] += grew
+    return joined
 
 
 def _open_demand(lines: Iterable[OrderLine]) -> Counter:

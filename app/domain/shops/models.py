@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, String, Text
+from sqlalchemy import Boolean, Float, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.domain.base import Base, BigId, UtcDateTime, utcnow
@@ -24,6 +24,9 @@ class Shop(Base):
     name: Mapped[str] = mapped_column(String(255), default="")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     locale: Mapped[str] = mapped_column(String(16), default="en")
+    # Measured seconds from an order to DENY at Shopify (a moving average over the shop's
+    # closes): how long orders keep coming once the service decided to stop selling.
+    order_to_deny_seconds: Mapped[float | None] = mapped_column(Float)
 
     def __repr__(self) -> str:  # never shows the token
         return f"<Shop {self.domain} active={self.active}>"
