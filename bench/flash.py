@@ -45,6 +45,7 @@ from app.domain.intake.models import EventStatus, WebhookEvent
 from app.domain.inventory.models import ShopSettings
 from app.domain.merchant.settings import current_settings, save_settings
 from app.domain.notifications.models import Notification
+from app.domain.shops.models import Shop
 from app.domain.shops.service import get_shop
 from bench.harness import scratch_dir, signals_as_exit
 from integrations.shopify.webhooks import sign_webhook
@@ -225,6 +226,8 @@ class SaleResult:
     missing_messages: int
     open_again: bool | None  # None: no capacity left, nothing to open
     failed_posts: int
+    applied_s: list[float]  # each webhook, from stored to applied
+    order_to_deny_s: float | None  # what the service measured, and closes early by
 
     @property
     def past_cap(self) -> int:
@@ -253,7 +256,8 @@ def flash_sale(rate: int, seconds: float) -> SaleResult:
         if not settled:
             print(f"    !! {events_waiting(stack)} webhooks still waiting after 120 s")
         return SaleResult(rate, len(store.sales), store.refused, deny_s, waits, missing,
-                          open_again, store.failed_posts)
+                          open_again, store.failed_posts, _applied_after(stack),
+                          _order_to_deny(stack))
 
 
 def _deny_after_cap(shopify: SellingShopify, sales: list[Sale]) -> float | None:
@@ -268,6 +272,18 @@ def _deny_after_cap(shopify: SellingShopify, sales: list[Sale]) -> float | None:
         return None
     filling = sales[CAP - 1].at if len(sales) >= CAP else last
     return denies[0] - filling
+
+
+def _applied_after(stack: Stack) -> list[float]:
+    with stack.sessions() as session:
+        rows = session.execute(select(WebhookEvent.received_at, WebhookEvent.processed_at)
+                               .where(WebhookEvent.processed_at.is_not(None))).all()
+    return [(done - received).total_seconds() for received, done in rows]
+
+
+def _order_to_deny(stack: Stack) -> float | None:
+    with stack.sessions() as session:
+        return session.scalar(select(Shop.order_to_deny_seconds).where(Shop.domain == SHOP))
 
 
 def _message_delays(stack: Stack, sales: list[Sale]) -> tuple[list[float], int]:
@@ -289,6 +305,8 @@ def hot_variant_throughput(backlog: int) -> tuple[float, float]:
     with scratch_dir() as tmp, _stack(Path(tmp)) as (stack, shopify):
         open_shop(stack, shopify, [VARIANT])
         wait_until(lambda: events_waiting(stack) == 0, timeout=60)
+        with stack.sessions() as session:
+            backlog_after = session.scalar(select(func.coalesce(func.max(WebhookEvent.id), 0)))
         for index in range(len(stack.workers)):
             stack.kill_worker(index, restart_after=None, with_scheduler=True)
         store = Storefront(stack, shopify, variant_id=VARIANT, first_order=1001)
@@ -298,11 +316,14 @@ def hot_variant_throughput(backlog: int) -> tuple[float, float]:
         store.run(rate=10_000, seconds=backlog / 10_000)
         store.close()
         waiting = events_waiting(stack)
-        started = time.monotonic()
         for index in range(len(stack.workers)):
             stack.restart_worker(index)
         wait_until(lambda: events_waiting(stack) == 0, timeout=600, interval=0.05)
-        applied_per_s = (waiting / 2) / (time.monotonic() - started)  # two webhooks an order
+        with stack.sessions() as session:  # from the first webhook applied to the last
+            first, last = session.execute(select(func.min(WebhookEvent.processed_at),
+                                                 func.max(WebhookEvent.processed_at))
+                                          .where(WebhookEvent.id > backlog_after)).one()
+        applied_per_s = (waiting / 2) / (last - first).total_seconds()  # two webhooks an order
         noop_per_s = _noop_jobs_per_s(stack, jobs=2000)
     return applied_per_s, noop_per_s
 
@@ -346,7 +367,11 @@ def report(result: SaleResult) -> bool:
     print(f"    past the cap: {result.past_cap} ({100 * result.past_cap / CAP:.1f}% of {CAP}; "
           f"target <= {limit:.0f})   under the cap: {result.under_cap}")
     deny = "-" if result.deny_after_cap_s is None else f"{result.deny_after_cap_s:.2f} s"
-    print(f"    cap-filling (or last) order to DENY at Shopify: {deny}")
+    print(f"    cap-filling (or last) order to DENY at Shopify: {deny}; the service's "
+          f"measured order-to-DENY: {result.order_to_deny_s or 0:.2f} s")
+    if result.applied_s:
+        print(f"    webhook stored to applied: p50 {statistics.median(result.applied_s):.2f} s, "
+              f"p99 {_quantile(result.applied_s, 0.99):.2f} s")
     ok = result.past_cap <= limit and result.failed_posts == 0
     if result.message_s:
         last = max(result.message_s)

@@ -61,15 +61,18 @@ def process_webhook(event_id: int) -> None:
 
 def apply_events(shop_id: int) -> int:
     """Apply the shop's waiting events, a batch per transaction, until none wait; returns
-    how many. Each batch's follow-ups (the cap's DENY first) go out after its commit."""
+    how many. Each batch's follow-ups (the cap's DENY first) go out after its commit.
+
+    While a sale goes on, the events that arrived during one batch make the next: the
+    run stays on the shop instead of handing each arrival through another job."""
     rt = runtime()
     applied, deadline = 0, time.monotonic() + RUN_SECONDS
     while True:
         batch = _apply_batch(rt, shop_id)
         applied += len(batch.event_ids)
-        if not batch.full:
+        if not batch.event_ids:
             return applied
-        if time.monotonic() > deadline:  # more waiting: let other shops go first
+        if time.monotonic() > deadline:  # more may be waiting: let other shops go first
             queues.enqueue(rt.redis, queues.apply_events_job(shop_id))
             return applied
 

@@ -35,7 +35,7 @@ from integrations.ratelimit import SendRateLimiter
 from integrations.twilio.sms import is_opt_out
 from workers import customer_options
 from workers.context import runtime
-from workers.queues import JOB_OPTIONS, NOTIFY
+from workers.queues import EFFECTS, JOB_OPTIONS, NOTIFY
 
 log = logging.getLogger(__name__)
 SEND = "workers.notifications.send_notification"
@@ -58,7 +58,7 @@ def dispatch_effects(shop_id: int) -> int:
         # same moment (same job id), always at least a second from now.
         at = max(result.recheck_at, utcnow() + timedelta(seconds=1))
         _put(rt.redis, DISPATCH, (shop_id,), f"dispatch-effects-{shop_id}-at-"
-             f"{int(at.timestamp() * 1000)}", at=at)
+             f"{int(at.timestamp() * 1000)}", at=at, queue_name=EFFECTS)
     return len(result.queued)
 
 
@@ -232,9 +232,10 @@ def _drop_if_dead(redis: Redis, job_id: str) -> None:
         job.delete()  # finished or failed long ago: make room for a fresh one
 
 
-def _put(redis: Redis, func: str, args: tuple, job_id: str, *, at: datetime | None = None) -> bool:
+def _put(redis: Redis, func: str, args: tuple, job_id: str, *, at: datetime | None = None,
+         queue_name: str = NOTIFY) -> bool:
     """Enqueue (or schedule) a job unless one with that id exists; False if Redis is down."""
-    queue = Queue(NOTIFY, connection=redis)
+    queue = Queue(queue_name, connection=redis)
     options = dict(job_id=job_id, **JOB_OPTIONS)
     try:
         if at is None:

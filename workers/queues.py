@@ -21,9 +21,12 @@ from app.domain.followups import FollowUp
 
 log = logging.getLogger(__name__)
 
-WEBHOOKS, SHOPIFY, NOTIFY, SUPPLIERS, MAINTENANCE = (
-    "webhooks", "shopify", "notify", "suppliers", "maintenance")
-ALL_QUEUES = (WEBHOOKS, SHOPIFY, NOTIFY, SUPPLIERS, MAINTENANCE)
+WEBHOOKS, SHOPIFY, EFFECTS, NOTIFY, SUPPLIERS, MAINTENANCE = (
+    "webhooks", "shopify", "effects", "notify", "suppliers", "maintenance")
+# A worker takes jobs from the first queue that has one. Turning effects into messages
+# comes before sending them: a flash sale queues thousands of sends, and each customer's
+# message must still be created within seconds of their order.
+ALL_QUEUES = (WEBHOOKS, SHOPIFY, EFFECTS, NOTIFY, SUPPLIERS, MAINTENANCE)
 
 # Backoff for transient failures: about 10 minutes in all, then the sweeper takes over.
 DEFAULT_RETRY = Retry(max=6, interval=[2, 5, 15, 30, 120, 300])

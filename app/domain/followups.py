@@ -41,7 +41,7 @@ def fetch_variant_details(shop_id: int, variant_id: int) -> FollowUp:
 
 
 def dispatch_effects(shop_id: int) -> FollowUp:
-    return FollowUp("workers.notifications.dispatch_effects", (shop_id,), "notify",
+    return FollowUp("workers.notifications.dispatch_effects", (shop_id,), "effects",
                     job_id=f"dispatch-effects-{shop_id}", coalesce=True)
 
 

@@ -73,12 +73,17 @@ actions = st.lists(st.one_of(
     st.tuples(st.just("restock"), st.integers(1, 3))), min_size=1, max_size=7)
 
 
-def final_state(rt, client, run_jobs, fake, deliveries) -> tuple:
+def final_state(rt, client, run_jobs, fake, deliveries, *, each: bool = False) -> tuple:
+    """The state after the deliveries: all sent, then applied (the workers take them in
+    one batch), or with `each`, every one applied before the next is sent."""
     empty_stores(rt)
     storefront = open_storefront(rt, client, run_jobs, fake)
     storefront.stock(2, minute=1)
+    storefront.settle()
     for topic, payload in deliveries:
         storefront.send(topic, payload)
+        if each:
+            storefront.settle()
     storefront.settle()
     with rt.sessions() as session:
         lines = session.execute(select(OrderLine.line_item_id, OrderLine.open_quantity,

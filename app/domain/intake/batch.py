@@ -9,7 +9,7 @@ per order as it gets faster.
 Nothing about an event's meaning changes: the handlers are the ones a single event
 runs, every snapshot still wins only if it is newer, and the recompute reads whole
 state. So a batch ends in the state its events give applied one at a time, in any
-order (tests/domain/test_batch_equivalence.py).
+order (tests/engine/test_batch_equivalence.py).
 
 An event that fails fails alone: the caller rolls the batch back and applies its
 events one at a time (`process_event`), where a bad payload is recorded as failed and
