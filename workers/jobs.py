@@ -27,6 +27,7 @@ from app.domain.intake.batch import (
 )
 from app.domain.intake.models import EventStatus
 from app.domain.intake.registry import build_handlers
+from app.domain.inventory import batching
 from app.domain.inventory.service import recompute_variants
 from app.errors import TransientError
 from app.metrics import BATCH_EVENTS, PROCESSING_SECONDS
@@ -81,7 +82,8 @@ def _apply_batch(rt, shop_id: int) -> Applied:
     started = time.perf_counter()
     try:
         with unit_of_work(rt.sessions) as session:
-            batch = apply_waiting(session, shop_id, HANDLERS, recompute_variants)
+            batch = apply_waiting(session, shop_id, HANDLERS, recompute_variants,
+                                  batching.prepare)
     except TRANSIENT_DATABASE:
         raise  # the database itself: RQ retries the whole run
     except Exception as exc:

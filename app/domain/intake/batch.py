@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.intake.models import EventStatus, WebhookEvent
-from app.domain.intake.service import Handler, HandlerContext, Recompute, finish
+from app.domain.intake.service import Handler, HandlerContext, Prepare, Recompute, finish
 from app.domain.intake.topics import BATCHED_TOPICS
 from app.domain.shops.models import Shop
 
@@ -56,24 +56,31 @@ def waiting_events(session: Session, shop_id: int, *, limit: int) -> list[Webhoo
 
 
 def apply_waiting(session: Session, shop_id: int, handlers: Mapping[str, Handler],
-                  recompute: Recompute, *, limit: int = BATCH_LIMIT) -> Applied:
+                  recompute: Recompute, prepare: Prepare, *,
+                  limit: int = BATCH_LIMIT) -> Applied:
     """Apply the shop's waiting events in one transaction; raises what any of them raises."""
     events = waiting_events(session, shop_id, limit=limit)
     applied = Applied(event_ids=[e.id for e in events], full=len(events) >= limit)
     if not events:
         return applied
     shop = session.get(Shop, shop_id)
+    if shop is None or not shop.active:
+        for event in events:
+            finish(event, EventStatus.IGNORED)
+        return applied
+    payloads = [json.loads(event.payload) for event in events]
+    plan = prepare(session, shop_id, [(e.topic, p) for e, p in zip(events, payloads,
+                                                                    strict=True)])
     touched: set[int] = set()
-    for event in events:
+    for position, (event, payload) in enumerate(zip(events, payloads, strict=True)):
         handler = handlers.get(event.topic)
-        if shop is None or handler is None or not shop.active:
+        if handler is None:
             finish(event, EventStatus.IGNORED)
             continue
-        ctx = HandlerContext(session=session, shop=shop, event=event,
-                             payload=json.loads(event.payload), followups=applied.followups,
-                             touched=touched)
         event.attempts += 1
-        handler(ctx)
+        if position not in plan.skip:
+            handler(HandlerContext(session=session, shop=shop, event=event, payload=payload,
+                                   followups=applied.followups, touched=touched, plan=plan))
         finish(event, EventStatus.PROCESSED)
     if touched:
         applied.followups.extend(recompute(session, shop_id, touched))

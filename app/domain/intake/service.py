@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 import orjson
 import simdjson
@@ -280,11 +281,15 @@ class HandlerContext:
     payload: dict
     followups: list = field(default_factory=list)
     touched: set[int] = field(default_factory=set)
+    plan: Any = None  # what the batch's events share (the area's `prepare`); None: alone
 
 
 Handler = Callable[[HandlerContext], None]
 # Recomputes a shop's variants in the open session; returns the follow-ups it asks for.
 Recompute = Callable[[Session, int, Iterable[int]], list]
+# Reads what a batch's (topic, payload) pairs share, once: a plan whose `skip` names the
+# positions that need no handler.
+Prepare = Callable[[Session, int, Sequence[tuple[str, dict]]], Any]
 
 
 def process_event(session: Session, event_id: int, handlers: Mapping[str, Handler],

@@ -23,7 +23,8 @@ def handle_order(ctx: HandlerContext) -> None:
     """orders/create, updated, cancelled, fulfilled, partially_fulfilled: the order's new state."""
     snap = payloads.parse_order(ctx.payload)
     state.lock_or_create_variants(ctx.session, ctx.shop.id, snap.variant_ids)
-    _recompute(ctx, state.apply_order(ctx.session, ctx.shop.id, snap))
+    book = ctx.plan.orders if ctx.plan is not None else None
+    _recompute(ctx, state.apply_order(ctx.session, ctx.shop.id, snap, book=book))
 
 
 def handle_refund(ctx: HandlerContext) -> None:

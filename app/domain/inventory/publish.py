@@ -82,6 +82,7 @@ def _measure_order_to_deny(session: Session, shop_id: int, pushes: list[Push],
     shop's estimate, which the recompute uses to close fast-selling variants early."""
     samples = [(pushed_at - p.deny_order_at).total_seconds() for p in pushes
                if p.policy_changed and p.policy == "DENY" and p.deny_order_at is not None]
+    samples = [s for s in samples if s >= 0]  # an order stamped after the push: clocks disagree
     if not samples:
         return
     shop = session.get(Shop, shop_id, with_for_update=True)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.db import insert_ignoring_conflict
 from app.domain.base import utcnow
+from app.domain.inventory.batching import OrderBook
 from app.domain.inventory.models import CustomerOrder, InventoryLevel, OrderLine, Variant
 from app.domain.inventory.payloads import CancelRefund, LevelSnapshot, OrderSnapshot
 from app.domain.inventory.reads import weigh
@@ -86,25 +87,34 @@ def open_quantity(line: OrderLine, order: CustomerOrder) -> int:
     return max(0, current - line.fulfilled_quantity)
 
 
-def apply_order(session: Session, shop_id: int, snap: OrderSnapshot) -> set[int]:
-    """Store the order snapshot unless a newer one is already stored."""
-    order = session.scalar(select(CustomerOrder).where(CustomerOrder.shop_id == shop_id,
-                                                       CustomerOrder.order_id == snap.order_id)
-                           .with_for_update())
+def apply_order(session: Session, shop_id: int, snap: OrderSnapshot, *,
+                book: OrderBook | None = None) -> set[int]:
+    """Store the order snapshot unless a newer one is already stored. `book`: the batch's
+    orders, read and locked at once (batching.py), instead of a query each."""
+    if book is not None and book.knows(snap.order_id):
+        order = book.orders[snap.order_id]
+    else:
+        order = session.scalar(select(CustomerOrder).where(
+            CustomerOrder.shop_id == shop_id, CustomerOrder.order_id == snap.order_id)
+            .with_for_update())
     if order is not None and not newer(order.source_updated_at, snap.updated_at):
         return set()
-    taken = _lines_of_other_orders(session, shop_id, order, snap)
+    taken = _lines_of_other_orders(session, shop_id, order, snap, book)
     if taken:
         raise InvalidInput(f"line item {min(taken)} belongs to another order")
     if order is None:
         order = CustomerOrder(shop_id=shop_id, order_id=snap.order_id, lines=[])
         session.add(order)
     with _open_demand_kept(session, order):
-        return _store_order(order, shop_id, snap)
+        changed = _store_order(order, shop_id, snap)
+    if book is not None:
+        book.add(order)
+        book.line_owner.update({line.line_item_id: order.order_id for line in order.lines})
+    return changed
 
 
 def _lines_of_other_orders(session: Session, shop_id: int, order: CustomerOrder | None,
-                           snap: OrderSnapshot) -> set[int]:
+                           snap: OrderSnapshot, book: OrderBook | None) -> set[int]:
     """The snapshot's new line item ids already stored under another order: Shopify's
     ids are unique, so such a payload is wrong, and storing it would break the
     (shop, line item) key."""
@@ -112,6 +122,8 @@ def _lines_of_other_orders(session: Session, shop_id: int, order: CustomerOrder 
            - {line.line_item_id for line in (order.lines if order else ())})
     if not new:
         return set()
+    if book is not None:
+        return {i for i in new if book.line_owner.get(i, snap.order_id) != snap.order_id}
     return set(session.scalars(select(OrderLine.line_item_id).where(
         OrderLine.shop_id == shop_id, OrderLine.line_item_id.in_(new))))
 

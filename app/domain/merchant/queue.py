@@ -34,6 +34,17 @@ class VariantRow:
     next_eta: date | None
     capacity: int | None
     managed: bool
+    closed_early_left: int | None = None
+    closed_early_rate: float | None = None
+
+    @property
+    def closed_early(self) -> str | None:
+        """Why Shopify stopped selling it before its cap, in the merchant's words."""
+        if self.closed_early_left is None:
+            return None
+        left, rate = self.closed_early_left, self.closed_early_rate or 0
+        return (f"Closed early: {left} unit{'' if left == 1 else 's'} left while selling "
+                f"{rate:.0f} a second. It opens again once the orders on their way are in.")
 
     @property
     def name(self) -> str:
@@ -104,7 +115,8 @@ def _matches(shop_id: int, text: str):
 
 def _row(v: Variant, waiting: int) -> VariantRow:
     return VariantRow(v.variant_id, v.sku, v.title, v.product_title, v.status,
-                      v.backordered_units, waiting, v.next_eta, v.capacity, v.managed)
+                      v.backordered_units, waiting, v.next_eta, v.capacity, v.managed,
+                      v.closed_early_left, v.closed_early_rate)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,100 @@
+"""Flash sales through the real job path: the cap first, closing early, opening again."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from rq import Queue
+
+from app.db import unit_of_work
+from app.domain.base import utcnow
+from app.domain.inventory import publish
+from app.domain.inventory.models import ShopSettings
+from app.domain.inventory.publish import Push
+from app.domain.merchant.queue import variant_queue
+from app.domain.shops.models import Shop
+from tests.conftest import burst_worker
+from tests.engine.conftest import VARIANT
+from tests.engine.test_backorder_flow import variant
+from tests.support.factories import make_shop
+from tests.support.shopify import handed_off
+from workers.queues import SHOPIFY, WEBHOOKS
+from workers.shopify import recheck_variants
+
+
+def capped(storefront, cap: int) -> None:
+    with unit_of_work(storefront.rt.sessions) as session:
+        session.get(ShopSettings, storefront.shop_id).fixed_cap = cap
+    storefront.stock(0, minute=0)
+    storefront.settle()
+    assert storefront.fake.policies[VARIANT] == "CONTINUE"
+
+
+def sell(storefront, orders: range) -> None:
+    """Orders and their stock webhooks arrive; only the webhook jobs run (no push job).
+    (Their timestamps lie a day ahead, so no order-to-DENY time is measured from them:
+    the shop's estimate stays at its first guess.)"""
+    for n in orders:
+        storefront.order(n, minute=n)
+        storefront.stock(-n, minute=n)
+    rt = storefront.rt
+    handed_off(rt)
+    burst_worker([Queue(WEBHOOKS, connection=rt.redis)], rt.redis).work(burst=True)
+
+
+def test_the_order_that_fills_the_cap_has_its_deny_pushed_by_the_job_that_applied_it(
+        storefront):
+    capped(storefront, 3)
+    sell(storefront, range(1, 4))
+    assert storefront.fake.policies[VARIANT] == "DENY"  # no push job ran: the apply job did it
+    assert Queue(SHOPIFY, connection=storefront.rt.redis).count == 0
+
+
+def test_the_push_of_a_deny_measures_the_time_from_the_order_that_closed_the_variant(rt):
+    shop = make_shop(rt, domain="lag-shop.myshopify.com")
+    pushed_at = utcnow()
+    closing = Push(1, 2, "DENY", "out_of_stock", None, policy_changed=True,
+                   metafields_changed=True, deny_order_at=pushed_at - timedelta(seconds=0.7))
+    with unit_of_work(rt.sessions) as session:
+        publish.mark_pushed(session, shop.id, [closing], pushed_at=pushed_at)
+    with rt.sessions() as session:
+        assert session.get(Shop, shop.id).order_to_deny_seconds == pytest.approx(0.7)
+    ahead = replace(closing, deny_order_at=pushed_at + timedelta(seconds=5))
+    with unit_of_work(rt.sessions) as session:  # a clock ahead of ours: nothing measured
+        publish.mark_pushed(session, shop.id, [ahead], pushed_at=pushed_at)
+    with rt.sessions() as session:
+        assert session.get(Shop, shop.id).order_to_deny_seconds == pytest.approx(0.7)
+
+
+def test_a_variant_selling_faster_than_its_capacity_lasts_closes_early_and_says_why(
+        storefront):
+    capped(storefront, 10)
+    sell(storefront, range(1, 9))  # 8 of 10 sold in one burst: 2 left, more on their way
+    closed = variant(storefront.rt)
+    assert (closed.status, closed.desired_policy, closed.closed_early_left) == (
+        "out_of_stock", "DENY", 2)
+    assert storefront.fake.policies[VARIANT] == "DENY"
+    with storefront.rt.sessions() as session:
+        reason = variant_queue(session, storefront.shop_id, VARIANT).variant.closed_early
+    assert reason.startswith("Closed early: 2 units left while selling 2 a second")
+    rechecks = Queue(SHOPIFY, connection=storefront.rt.redis).scheduled_job_registry
+    assert any(j.startswith(f"recheck-{storefront.shop_id}-{VARIANT}-")
+               for j in rechecks.get_job_ids())
+
+
+def test_a_variant_closed_early_opens_again_once_the_sale_has_calmed(storefront, monkeypatch):
+    capped(storefront, 10)
+    sell(storefront, range(1, 9))
+    recheck_variants(storefront.shop_id, [VARIANT])  # too soon: the orders are still coming
+    assert variant(storefront.rt).desired_policy == "DENY"
+
+    later = utcnow() + timedelta(seconds=60)
+    monkeypatch.setattr("app.domain.inventory.service.utcnow", lambda: later)
+    recheck_variants(storefront.shop_id, [VARIANT])
+    storefront.settle()
+    reopened = variant(storefront.rt)
+    assert (reopened.status, reopened.desired_policy, reopened.closed_early_left) == (
+        "backorderable", "CONTINUE", None)
+    assert storefront.fake.policies[VARIANT] == "CONTINUE"
