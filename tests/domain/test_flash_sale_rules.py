@@ -35,8 +35,8 @@ def selling(backordered: int, *, policy: Policy = CAPPED):
 
 def test_steady_sales_keep_the_rate_at_units_per_second():
     rate = 0.0
-    for _ in range(200):  # 10 units every 0.2 s: 50 a second
-        rate = sale_rate(rate=rate, elapsed_seconds=0.2, units=10)
+    for _ in range(1000):  # a unit every 20 ms: 50 a second
+        rate = sale_rate(rate=rate, elapsed_seconds=0.02, units=1)
     assert rate == pytest.approx(50, rel=0.03)
 
 

@@ -78,7 +78,7 @@ def test_a_variant_selling_faster_than_its_capacity_lasts_closes_early_and_says_
     assert storefront.fake.policies[VARIANT] == "DENY"
     with storefront.rt.sessions() as session:
         reason = variant_queue(session, storefront.shop_id, VARIANT).variant.closed_early
-    assert reason.startswith("Closed early: 2 units left while selling 2 a second")
+    assert reason.startswith("Closed early: 2 units left while selling 8 a second")
     rechecks = Queue(SHOPIFY, connection=storefront.rt.redis).scheduled_job_registry
     assert any(j.startswith(f"recheck-{storefront.shop_id}-{VARIANT}-")
                for j in rechecks.get_job_ids())

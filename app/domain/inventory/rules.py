@@ -260,8 +260,10 @@ def _next_eta(
 # --- flash sales ------------------------------------------------------------------
 
 # How far back the sale rate looks: long enough to smooth the bursts in which batches
-# of orders arrive, short enough that a sale that stopped stops counting within seconds.
-RATE_WINDOW_SECONDS = 5.0
+# of orders arrive, short enough that the estimate catches up with a sale that starts
+# all at once (an average over a longer window would still read a fraction of the real
+# rate when the cap is reached) and forgets one that stopped within seconds.
+RATE_WINDOW_SECONDS = 1.0
 
 
 def sale_rate(*, rate: float, elapsed_seconds: float, units: int,
