@@ -26,6 +26,8 @@ def upgrade() -> None:
                                    server_default=sa.text('0'), nullable=False))
         batch.add_column(sa.Column('sale_rate', sa.Float(), server_default=sa.text('0'),
                                    nullable=False))
+        batch.add_column(sa.Column('sale_rate_peak', sa.Float(), server_default=sa.text('0'),
+                                   nullable=False))
         batch.add_column(sa.Column('sale_rate_at', app.domain.base.UtcDateTime(), nullable=True))
         batch.add_column(sa.Column('closed_early_left', sa.Integer(), nullable=True))
         batch.add_column(sa.Column('closed_early_rate', sa.Float(), nullable=True))
@@ -44,5 +46,5 @@ def downgrade() -> None:
         batch.drop_column('order_to_deny_seconds')
     with op.batch_alter_table('variants') as batch:
         for name in ('deny_order_at', 'closed_early_rate', 'closed_early_left', 'sale_rate_at',
-                     'sale_rate', 'rate_queued_units', 'queued_units'):
+                     'sale_rate_peak', 'sale_rate', 'rate_queued_units', 'queued_units'):
             batch.drop_column(name)

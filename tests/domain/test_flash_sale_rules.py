@@ -18,6 +18,7 @@ from app.domain.inventory.rules import (
     allocate,
     close_early,
     order_to_deny,
+    peak_rate,
     reopen_check_after,
     sale_rate,
 )
@@ -72,9 +73,16 @@ def test_a_variant_without_a_cap_or_already_closed_is_left_alone():
     assert not full.continue_selling and close_early(full, rate=50, lag_seconds=1) is full
 
 
-def test_a_closed_variant_is_looked_at_again_once_the_rate_can_have_decayed():
+def test_the_peak_rate_outlives_a_sale_that_went_quiet_because_shopify_denied_it():
+    rate = sale_rate(rate=50, elapsed_seconds=5, units=0)  # no orders while closed
+    assert rate < 1
+    assert peak_rate(peak=50, rate=rate, elapsed_seconds=5) == pytest.approx(50 * 0.6065, 1e-3)
+    assert peak_rate(peak=10, rate=40, elapsed_seconds=1) == 40
+
+
+def test_a_closed_variant_is_looked_at_again_once_the_peak_rate_can_have_decayed():
     after = reopen_check_after(rate=50, capacity=10, lag_seconds=0.5)  # 25 in flight
-    assert sale_rate(rate=50, elapsed_seconds=after, units=0) * 0.5 <= 10 + 1e-9
+    assert peak_rate(peak=50, rate=0, elapsed_seconds=after - 0.5) * 0.5 <= 10 + 1e-9
     assert reopen_check_after(rate=0, capacity=10, lag_seconds=0.2) == 1.0
 
 

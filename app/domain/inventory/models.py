@@ -82,11 +82,13 @@ class Variant(Base):
     # Flash sales (DESIGN.md): Shopify sells until DENY arrives, so a variant selling fast
     # is closed while the orders already on their way can still fit under the cap.
     # Units that ever joined the variant's open demand (only ever grows), the count the
-    # sale rate last took in, and the rate itself: units a second, decaying over time.
+    # sale rate last took in, the rate itself (units a second, decaying over time) and
+    # the fastest it recently was (rules.peak_rate).
     queued_units: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
     rate_queued_units: Mapped[int] = mapped_column(BigInteger, default=0,
                                                    server_default=text("0"))
     sale_rate: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
+    sale_rate_peak: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
     sale_rate_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # Why the variant was closed before its cap (None: it was not): the units the cap still
     # allowed and the sale rate then, so the merchant's page can say so.

@@ -274,6 +274,17 @@ def sale_rate(*, rate: float, elapsed_seconds: float, units: int,
     return rate * exp(-max(0.0, elapsed_seconds) / window) + max(0, units) / window
 
 
+# How long a variant remembers the fastest it sold. While Shopify denies, no orders come,
+# so the rate says nothing of the shoppers still trying: opening again into a sale that
+# is still on must expect it at its last known speed, until that is long past.
+PEAK_WINDOW_SECONDS = 10.0
+
+
+def peak_rate(*, peak: float, rate: float, elapsed_seconds: float) -> float:
+    """The fastest recent sale rate: `peak` decayed over `elapsed_seconds`, or `rate`."""
+    return max(rate, peak * exp(-max(0.0, elapsed_seconds) / PEAK_WINDOW_SECONDS))
+
+
 def close_early(allocation: VariantAllocation, *, rate: float,
                 lag_seconds: float) -> VariantAllocation:
     """Stop selling now when the orders on their way would use up what the cap allows.
@@ -295,11 +306,11 @@ def close_early(allocation: VariantAllocation, *, rate: float,
 
 def reopen_check_after(*, rate: float, capacity: int | None, lag_seconds: float) -> float:
     """Seconds until a variant closed early may open again if no more orders come: the
-    orders on their way have arrived (`lag_seconds`) and the rate has decayed to what the
-    capacity left allows."""
+    orders on their way have arrived (`lag_seconds`) and the peak rate has decayed to what
+    the capacity left allows."""
     if not capacity or rate * lag_seconds <= capacity:
         return max(1.0, lag_seconds)
-    return max(1.0, lag_seconds + RATE_WINDOW_SECONDS * log(rate * lag_seconds / capacity))
+    return max(1.0, lag_seconds + PEAK_WINDOW_SECONDS * log(rate * lag_seconds / capacity))
 
 
 # A sample beyond this is no flash sale's lag (a clock far off, an order from long ago).

@@ -34,6 +34,7 @@ from app.domain.inventory.rules import (
     allocate,
     allocate_tail,
     close_early,
+    peak_rate,
     reopen_check_after,
     sale_rate,
 )
@@ -278,14 +279,15 @@ def _order_to_deny(session: Session, shop_id: int) -> float:
 
 
 def _sale_rate(variant: Variant, now: datetime) -> tuple[float, int]:
-    """The variant's recent units ordered a second, brought up to now; and the units
-    ordered since it was last brought up to date."""
+    """The variant's fastest recent units ordered a second, brought up to now; and the
+    units ordered since it was last brought up to date."""
     ordered = max(0, variant.queued_units - variant.rate_queued_units)
     elapsed = (now - variant.sale_rate_at).total_seconds() if variant.sale_rate_at else 0.0
     rate = sale_rate(rate=variant.sale_rate or 0.0, elapsed_seconds=elapsed, units=ordered)
-    variant.sale_rate, variant.sale_rate_at = rate, now
+    peak = peak_rate(peak=variant.sale_rate_peak or 0.0, rate=rate, elapsed_seconds=elapsed)
+    variant.sale_rate, variant.sale_rate_peak, variant.sale_rate_at = rate, peak, now
     variant.rate_queued_units = variant.queued_units
-    return rate, ordered
+    return peak, ordered
 
 
 def status_of(session: Session, shop_id: int, variant_id: int) -> Status | None:
