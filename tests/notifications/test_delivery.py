@@ -13,7 +13,7 @@ from app.domain.notifications.links import StatusLinks
 from app.domain.notifications.models import SmsConsent
 from tests.notifications.conftest import ETA, PHONE, twilio_fixture
 from workers import notifications as jobs
-from workers.queues import NOTIFY
+from workers.queues import EFFECTS
 
 LATER = date(2030, 3, 21)
 
@@ -175,7 +175,7 @@ def test_effects_still_arriving_wait_for_the_window_and_a_later_dispatch_is_sche
 
     assert jobs.dispatch_effects(world.shop_id) == 0
 
-    scheduled = Queue(NOTIFY, connection=mrt.redis).scheduled_job_registry.get_job_ids()
+    scheduled = Queue(EFFECTS, connection=mrt.redis).scheduled_job_registry.get_job_ids()
     assert [j for j in scheduled if j.startswith(f"dispatch-effects-{world.shop_id}-at-")]
     assert world.notifications() == []
 
