@@ -1,7 +1,9 @@
 """Webhook topic handlers for orders, refunds, inventory and products.
 
 Each one: parse the payload, lock the affected variants (sorted, before any
-other row), store the snapshot unless it is stale, recompute what changed.
+other row), store the snapshot unless it is stale, recompute what changed. What the
+suppliers will bring (`plan`) and what a stock rise receives (`receipts`) come in as
+ports (ports.py), wired by the topic registry.
 """
 
 from __future__ import annotations
@@ -11,22 +13,22 @@ from sqlalchemy import select, update
 from app.domain.intake.service import HandlerContext
 from app.domain.inventory import payloads, state
 from app.domain.inventory.models import CustomerOrder, OrderLine, Variant
+from app.domain.inventory.ports import StockReceipts, SupplyPlan
 from app.domain.inventory.service import recompute_variants
-from app.domain.suppliers.shopify_receipts import lock_open_purchase_orders
 
 
-def _recompute(ctx: HandlerContext, variant_ids) -> None:
-    ctx.followups.extend(recompute_variants(ctx.session, ctx.shop.id, variant_ids))
+def _recompute(ctx: HandlerContext, variant_ids, plan: SupplyPlan) -> None:
+    ctx.followups.extend(recompute_variants(ctx.session, ctx.shop.id, variant_ids, plan=plan))
 
 
-def handle_order(ctx: HandlerContext) -> None:
+def handle_order(ctx: HandlerContext, *, plan: SupplyPlan) -> None:
     """orders/create, updated, cancelled, fulfilled, partially_fulfilled: the order's new state."""
     snap = payloads.parse_order(ctx.payload)
     state.lock_or_create_variants(ctx.session, ctx.shop.id, snap.variant_ids)
-    _recompute(ctx, state.apply_order(ctx.session, ctx.shop.id, snap))
+    _recompute(ctx, state.apply_order(ctx.session, ctx.shop.id, snap), plan)
 
 
-def handle_refund(ctx: HandlerContext) -> None:
+def handle_refund(ctx: HandlerContext, *, plan: SupplyPlan) -> None:
     """refunds/create: units refunded before shipping leave the queue."""
     order_id, refunded_at, cancels = payloads.parse_refund_cancels(ctx.payload)
     if not cancels:
@@ -36,20 +38,21 @@ def handle_refund(ctx: HandlerContext) -> None:
         .where(CustomerOrder.shop_id == ctx.shop.id, CustomerOrder.order_id == order_id)).all()
     state.lock_variants(ctx.session, ctx.shop.id, [v for v in variant_ids if v])
     _recompute(ctx, state.apply_refund(ctx.session, ctx.shop.id, order_id, cancels,
-                                       at=refunded_at))
+                                       at=refunded_at), plan)
 
 
-def handle_inventory_level(ctx: HandlerContext) -> None:
+def handle_inventory_level(ctx: HandlerContext, *, plan: SupplyPlan,
+                           receipts: StockReceipts) -> None:
     """inventory_levels/update: the newest `available` at one location."""
     snap = payloads.parse_level(ctx.payload)
     variant_ids = state.variants_of_item(ctx.session, ctx.shop.id, snap.inventory_item_id)
     # A rise may receive PO lines: their POs are locked first, as every PO use case does.
-    lock_open_purchase_orders(ctx.session, ctx.shop.id, variant_ids)
+    receipts.lock_open_purchase_orders(ctx.session, ctx.shop.id, variant_ids)
     state.lock_variants(ctx.session, ctx.shop.id, variant_ids)
-    _recompute(ctx, state.apply_level(ctx.session, ctx.shop.id, snap))
+    _recompute(ctx, state.apply_level(ctx.session, ctx.shop.id, snap, receipts=receipts), plan)
 
 
-def handle_inventory_item(ctx: HandlerContext) -> None:
+def handle_inventory_item(ctx: HandlerContext, *, plan: SupplyPlan) -> None:
     """inventory_items/update: whether Shopify tracks the item, and its SKU."""
     item_id, tracked, sku = payloads.parse_item(ctx.payload)
     variant_ids = state.variants_of_item(ctx.session, ctx.shop.id, item_id)
@@ -59,10 +62,10 @@ def handle_inventory_item(ctx: HandlerContext) -> None:
         values["sku"] = sku
     ctx.session.execute(update(Variant).where(Variant.shop_id == ctx.shop.id,
                                               Variant.inventory_item_id == item_id).values(**values))
-    _recompute(ctx, variant_ids)
+    _recompute(ctx, variant_ids, plan)
 
 
-def handle_product_update(ctx: HandlerContext) -> None:
+def handle_product_update(ctx: HandlerContext, *, plan: SupplyPlan) -> None:
     """products/update: variant details; variants no longer listed are gone."""
     product_id, updated_at, variants = payloads.parse_product_variants(ctx.payload)
     ids = [v.variant_id for v in variants]
@@ -70,10 +73,10 @@ def handle_product_update(ctx: HandlerContext) -> None:
     changed = {v.variant_id for v in variants
                if state.apply_variant_info(ctx.session, ctx.shop.id, v, updated_at)}
     changed |= state.mark_deleted(ctx.session, ctx.shop.id, product_id, keep=ids)
-    _recompute(ctx, changed)
+    _recompute(ctx, changed, plan)
 
 
-def handle_product_delete(ctx: HandlerContext) -> None:
+def handle_product_delete(ctx: HandlerContext, *, plan: SupplyPlan) -> None:
     """products/delete: its variants can no longer be sold or restocked."""
     product_id = payloads.require_int(ctx.payload, "id")
-    _recompute(ctx, state.mark_deleted(ctx.session, ctx.shop.id, product_id))
+    _recompute(ctx, state.mark_deleted(ctx.session, ctx.shop.id, product_id), plan)
