@@ -58,8 +58,6 @@ class Settings:
     # prometheus-client's own switch, read by the library too: the processes of one host
     # write their metrics there, and /metrics aggregates them.
     prometheus_multiproc_dir: str | None = None
-    # Benchmarks only: also serve POST /bench/bare, a route that reads the body and answers 200.
-    bench_routes: bool = False
     # Not from the environment: knobs tests and benchmarks turn.
     webhook_max_bytes: int = 1024 * 1024
     http_timeout: float = 10.0
@@ -117,7 +115,6 @@ class Settings:
             mail_from=env.email("MAIL_FROM"),
             sms_rate_per_second=env.count("SMS_RATE_PER_SECOND", 1),
             prometheus_multiproc_dir=env.text("PROMETHEUS_MULTIPROC_DIR"),
-            bench_routes=env.boolean("BACKORDER_BENCH_ROUTES", False),
         )
         _check_combinations(settings)
         return settings
