@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.customer_options import alternatives, order_edits
+from app.domain.inventory import state
 from app.domain.inventory.models import CustomerOrder, Effect, OrderLine
 from app.domain.notifications import rules
 from app.domain.notifications.models import Notification, SmsConsent, Status
@@ -145,8 +146,6 @@ def cancel_line(session: Session, shop_id: int, order_id: int, line_item_id: int
     the units from the Shopify order (customer_options.order_edits). `recompute` is the
     engine's, with what the suppliers will bring wired in.
     """
-    # The engine, imported late to keep this module light: it keeps open quantities in step.
-    from app.domain.inventory import state
     _, order = _shop_and_order(session, shop_id, order_id)
     # The variant is locked before the line, in the order the webhook handlers lock them.
     state.lock_variants(session, shop_id, [v for v in (_variant_of(order, line_item_id),) if v])
