@@ -3,13 +3,11 @@
 Intake waits on PostgreSQL (the commit that makes a webhook durable) and Redis more
 than it computes, so each process serves several requests at once with threads, and
 a 2-core machine runs two processes. The requests of one process share their commits
-(app/inbox.py), so more of them at once make larger batches: 8 threads beat 4 (intake
-1,295-1,471 webhooks/s against 1,037-1,272, bare route unchanged). 16, not 8: the
+(app/inbox.py), so more of them at once make larger batches. 16 threads, not 8: the
 kernel hands each process a random share of the connections (reuse_port below), and
 a process that drew more connections than it has threads left the extra requests
-queued while their core had time for them (16 connections: 9 or more on one process
-in 80% of draws). Paired benchmark runs gave 2,282-2,420 webhooks/s with 16 against
-2,240-2,317 with 8, within the noise, and the bare route the same (bench/README.md).
+queued while their core had time for them. The runs behind these choices are in
+bench/README.md.
 WEB_CONCURRENCY (read by gunicorn, as on every PaaS) still sets the process count;
 GUNICORN_CMD_ARGS overrides anything here.
 """
@@ -23,13 +21,12 @@ threads = 16
 graceful_timeout = 30
 # Each process listens on its own SO_REUSEPORT socket and the kernel spreads connections
 # across them. On one shared socket the first process to wake took most keep-alive
-# connections (16 of 16 in most tries), leaving the other process, and a core, idle.
+# connections, leaving the other process, and a core, idle.
 reuse_port = True
 
 # One process per core, each kept on its own: a process's threads hand requests, commits
-# and the GIL to each other many times a request, and a wake-up on another core cost
-# 25 us of CPU against 2.4 on the same one (a socket ping-pong, on this 2-core VM). Intake
-# went from ~1,300 to ~1,550 webhooks/s, the bare route stayed at ~4,000 (bench/README.md).
+# and the GIL to each other many times a request, and a wake-up on another core costs
+# many times the CPU of one on the same core (bench/README.md, stop 11).
 # Only when there are at least as many processes as usable cores: on a shared host (a
 # PaaS dyno lists every core of the machine) a pinned process could not leave a busy one.
 def pre_fork(server, worker):

@@ -55,8 +55,9 @@ class Settings:
     smtp_starttls: bool = True
     mail_from: str | None = None
     sms_rate_per_second: int = 1  # per sender, across all workers (Twilio long codes: 1 segment/s)
-    # Benchmarks only: also serve POST /bench/bare, a route that reads the body and answers 200.
-    bench_routes: bool = False
+    # prometheus-client's own switch, read by the library too: the processes of one host
+    # write their metrics there, and /metrics aggregates them.
+    prometheus_multiproc_dir: str | None = None
     # Not from the environment: knobs tests and benchmarks turn.
     webhook_max_bytes: int = 1024 * 1024
     http_timeout: float = 10.0
@@ -113,7 +114,7 @@ class Settings:
             smtp_starttls=env.boolean("SMTP_STARTTLS", True),
             mail_from=env.email("MAIL_FROM"),
             sms_rate_per_second=env.count("SMS_RATE_PER_SECOND", 1),
-            bench_routes=env.boolean("BACKORDER_BENCH_ROUTES", False),
+            prometheus_multiproc_dir=env.text("PROMETHEUS_MULTIPROC_DIR"),
         )
         _check_combinations(settings)
         return settings

@@ -78,9 +78,9 @@ def fetch_native(connection: Connection, sql: str, params: Sequence) -> list[tup
 
     psycopg rewrites its usual %s placeholders with a Python parser, and caches the result
     only for statements of at most 50 parameters: intake's shared INSERT (12 a row) was
-    parsed again on every run, which cost more than sending it (batch of 8: 0.47 against
-    0.17 ms of CPU). Errors come out as from `exec_driver_sql`: SQLAlchemy's, with a
-    dropped connection invalidated.
+    parsed again on every run, which cost more than sending it (bench/README.md). Errors
+    come out as from `exec_driver_sql`: SQLAlchemy's, with a dropped connection
+    invalidated.
     """
     if not connection.in_transaction():
         connection.begin()  # what executing through SQLAlchemy does: commit() then commits

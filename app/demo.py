@@ -39,6 +39,8 @@ from app.domain.shops.models import Shop
 from app.domain.shops.onboarding import onboard_shop
 from app.domain.suppliers.models import PurchaseOrder, Supplier
 from app.domain.suppliers.service import import_catalog
+from app.domain.suppliers.shopify_receipts import RECEIPTS
+from app.domain.suppliers.supply import PLAN
 from app.errors import BackorderError
 from app.runtime import Runtime
 from integrations.shopify.fake import FakeShopifyAdmin
@@ -166,11 +168,11 @@ def _stock_the_shop(session, shop_id: int, shopify: FakeShopifyAdmin) -> None:
     session.get(Shop, shop_id).name = "Backorder Demo Shop"
     session.add(ShopSettings(shop_id=shop_id, mode="auto", buffer=20, handling_days=1,
                              extra=json.loads(json.dumps(DEMO_SETTINGS))))
-    sync.store_variants(session, shop_id, shopify.iter_variants())
+    sync.store_variants(session, shop_id, shopify.iter_variants(), receipts=RECEIPTS)
     session.flush()
     import_catalog(session, shop_id, CATALOG)
     # Follow-ups are not enqueued: with no orders yet there is nothing to push or plan.
-    recompute_variants(session, shop_id, all_variant_ids(session, shop_id))
+    recompute_variants(session, shop_id, all_variant_ids(session, shop_id), plan=PLAN)
 
 
 # --- The flash sale --------------------------------------------------------------------

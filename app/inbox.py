@@ -39,9 +39,7 @@ ANSWER_TIMEOUT = 20.0  # seconds a request waits for its commit, under gunicorn'
 LINGER = 0.02
 # Under load, how long a new leader lets the rows of requests on their way join its batch
 # before it writes (as PostgreSQL's commit_delay does for WAL flushes): a statement, a
-# commit and a round trip cost far more than the rows they carry. Same-server paired runs
-# at full speed: 2,777-3,068 webhooks/s against 2,397-2,508 without it; the intake bench's
-# ratio: median 0.52 in eight runs against 0.50 in five without it (bench/README.md).
+# commit and a round trip cost far more than the rows they carry (bench/README.md, stop 12).
 GATHER = 0.001
 
 

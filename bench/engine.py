@@ -38,6 +38,7 @@ from app.domain.inventory.reads import weigh
 from app.domain.inventory.rules import DemandLine, Policy, allocate
 from app.domain.inventory.service import recompute_variants
 from app.domain.shops.models import Shop
+from app.domain.suppliers.supply import PLAN
 from app.runtime import Runtime
 from bench.harness import autovacuum_stand_in, private_services, signals_as_exit
 from workers import context
@@ -110,7 +111,7 @@ def bench_recompute(lines: int) -> dict:
             with unit_of_work(rt.sessions) as session:
                 if force_full:
                     session.execute(update(Variant).values(alloc_fingerprint=None))
-                recompute_variants(session, shop_id, [VARIANT])
+                recompute_variants(session, shop_id, [VARIANT], plan=PLAN)
         first = _timed(lambda: recompute(True))   # writes 50% backordered lines and effects
         full = min(_timed(lambda: recompute(True)) for _ in range(3))  # reads all, no change
         fast = min(_timed(lambda: recompute(False)) for _ in range(3))  # nothing changed
@@ -150,7 +151,7 @@ def bench_flash_sale(orders: int, segment: int, vacuum: bool = True) -> dict:
         stock = 1_000
         shop_id = _shop_with_variant(rt, available=stock, as_of=T0)
         with unit_of_work(rt.sessions) as session:
-            recompute_variants(session, shop_id, [VARIANT])
+            recompute_variants(session, shop_id, [VARIANT], plan=PLAN)
         per_order = []
         with autovacuum_stand_in(database_url, enabled=vacuum) as vacuumed:
             for start in range(1, orders + 1, segment):

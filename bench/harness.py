@@ -120,15 +120,17 @@ class Server:
 
 
 @contextmanager
-def gunicorn(env: Mapping[str, str], *, log_dir: Path) -> Iterator[Server]:
-    """`gunicorn app.wsgi:app` on a free loopback port, from the repo root (its gunicorn.conf.py)
-    (WEB_CONCURRENCY, when set, changes it as it does in production)."""
+def gunicorn(env: Mapping[str, str], *, log_dir: Path,
+             wsgi_app: str = "app.wsgi:app") -> Iterator[Server]:
+    """`gunicorn app.wsgi:app` (or another WSGI app, e.g. bench.bare:app) on a free loopback
+    port, from the repo root (its gunicorn.conf.py) (WEB_CONCURRENCY, when set, changes it
+    as it does in production); the app answers GET /readyz once it is ready."""
     port = free_port()
-    log_path = log_dir / "gunicorn.log"
+    log_path = log_dir / f"gunicorn-{wsgi_app.partition(':')[0]}.log"
     binary = Path(sys.executable).with_name("gunicorn")
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [str(binary), "app.wsgi:app", "--bind", f"127.0.0.1:{port}"],
+            [str(binary), wsgi_app, "--bind", f"127.0.0.1:{port}"],
             cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)  # our own group: a Ctrl-C reaches us, we stop it in order
     try:

@@ -1,7 +1,9 @@
-"""Webhook intake under load: POST /webhooks/shopify against the bare route of the same server.
+"""Webhook intake under load: POST /webhooks/shopify against a bare app under the same gunicorn.
 
 Signed orders/create deliveries of the real ~12 KB sample go from wrk on loopback to
-gunicorn (default worker count) with PostgreSQL and Redis behind it. Three measurements:
+gunicorn (default worker count) with PostgreSQL and Redis behind it. The baseline,
+/bench/bare, is bench/bare.py served by a second gunicorn with the same gunicorn.conf.py.
+Three measurements:
 
   (a) throughput at full speed, intake and /bench/bare, and their ratio (target >= 0.50),
       the two routes taking turns for --rounds rounds so that a slow spell of the shared
@@ -31,6 +33,7 @@ from app.db import make_engine, make_session_factory, unit_of_work
 from app.domain.intake.models import EventStatus, WebhookEvent
 from app.domain.shops.service import register_shop
 from app.security import TokenCipher
+from bench.bare import ROUTE as BARE_ROUTE
 from bench.harness import (
     BenchError,
     CpuMeter,
@@ -55,6 +58,7 @@ SAMPLE = (Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "shopify
           / "orders_create.2025-01.json")
 TOPIC = "orders/create"
 SHOP = "bench-shop.myshopify.com"
+INTAKE_ROUTE = "/webhooks/shopify"
 THROUGHPUT_TARGET = 0.50
 P99_TARGET_MS = 50.0
 NOISE_CORES = 0.25
@@ -144,12 +148,12 @@ def _positive(value: str) -> int:
 def _measure(runner: _Runner, options: argparse.Namespace) -> list[list[Outcome]]:
     """[bare rounds, intake rounds, [fixed rate]]: the full-speed phases take turns."""
     full = options.connections
-    bare = Phase("bare, full speed", "/bench/bare", 0, full, counted=False)
-    intake = Phase("intake, full speed", "/webhooks/shopify", 0, full, counted=True)
+    bare = Phase("bare, full speed", BARE_ROUTE, 0, full, counted=False)
+    intake = Phase("intake, full speed", INTAKE_ROUTE, 0, full, counted=True)
     rounds: list[tuple[Outcome, Outcome]] = [
         (runner.run(bare, options.seconds, f"b{n}"), runner.run(intake, options.seconds, f"i{n}"))
         for n in range(1, options.rounds + 1)]
-    fixed = Phase(f"intake, {options.rate:g} rps", "/webhooks/shopify", options.rate,
+    fixed = Phase(f"intake, {options.rate:g} rps", INTAKE_ROUTE, options.rate,
                   options.rate_connections, counted=True)
     return [[b for b, _ in rounds], [i for _, i in rounds],
             [runner.run(fixed, options.seconds, "r")]]
@@ -162,16 +166,17 @@ def _run(options: argparse.Namespace) -> list[list[Outcome]]:
     with scratch_dir() as scratch, private_services() as (database_url, redis_url):
         _register_shop(database_url, secret_key)
         env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url,
-               "SHOPIFY_API_SECRET": api_secret, "SECRET_KEY": secret_key,
-               "BACKORDER_BENCH_ROUTES": "true"}
+               "SHOPIFY_API_SECRET": api_secret, "SECRET_KEY": secret_key}
         script_env = {"BENCH_BODY_FILE": str(SAMPLE), "BENCH_TOPIC": TOPIC, "BENCH_SHOP": SHOP,
                       "BENCH_HMAC": sign_webhook(body, api_secret)}
-        with gunicorn(env, log_dir=Path(scratch)) as server:
-            print(f"intake benchmark: gunicorn with {server.workers} worker(s), "
-                  f"{options.seconds:g} s per phase, {len(body)}-byte orders/create sample, "
-                  f"{os.cpu_count()} cores", flush=True)
-            with _Runner(wrk, server, options, script_env, database_url, redis_url) as runner:
-                for route in ("/bench/bare", "/webhooks/shopify"):
+        with gunicorn(env, log_dir=Path(scratch)) as server, \
+                gunicorn({}, log_dir=Path(scratch), wsgi_app="bench.bare:app") as bare:
+            print(f"intake benchmark: gunicorn with {server.workers} worker(s) (bare app: "
+                  f"{bare.workers}), {options.seconds:g} s per phase, {len(body)}-byte "
+                  f"orders/create sample, {os.cpu_count()} cores", flush=True)
+            servers = {INTAKE_ROUTE: server, BARE_ROUTE: bare}
+            with _Runner(wrk, servers, options, script_env, database_url, redis_url) as runner:
+                for route in (BARE_ROUTE, INTAKE_ROUTE):
                     runner.run(Phase("warm-up", route, 0, options.connections, False),
                                options.warmup, "warm")
                 return _measure(runner, options)
@@ -189,11 +194,12 @@ def _register_shop(database_url: str, secret_key: str) -> None:
 
 
 class _Runner:
-    """Runs phases against one server; counts what each stored and queued, and the CPU used."""
+    """Runs phases against the server of their route; counts what each stored and queued,
+    and the CPU used."""
 
-    def __init__(self, wrk: str, server: Server, options: argparse.Namespace,
+    def __init__(self, wrk: str, servers: dict[str, Server], options: argparse.Namespace,
                  script_env: dict[str, str], database_url: str, redis_url: str):
-        self._wrk, self._server, self._options = wrk, server, options
+        self._wrk, self._servers, self._options = wrk, servers, options
         self._script_env = script_env
         self._database = database_url.rsplit("/", 1)[1]
         self._engine = make_engine(database_url)
@@ -201,9 +207,10 @@ class _Runner:
         self._sessions = make_session_factory(self._engine)
 
     def run(self, phase: Phase, seconds: float, prefix: str) -> Outcome:
-        load = Load(url=self._server.base_url + phase.route, seconds=seconds, rate=phase.rate,
+        server = self._servers[phase.route]
+        load = Load(url=server.base_url + phase.route, seconds=seconds, rate=phase.rate,
                     connections=phase.connections, threads=self._options.threads)
-        meter = CpuMeter(self._server.pid, database=self._database)
+        meter = CpuMeter(server.pid, database=self._database)
         meter.start()
         result = run_wrk(self._wrk, load, script_env={**self._script_env,
                                                       "BENCH_ID_PREFIX": prefix})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import runpy
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -127,3 +129,24 @@ def test_with_more_cores_than_web_processes_none_is_pinned(monkeypatch):
     server = SimpleNamespace(num_workers=2, WORKERS={})
     spawn(pre_fork, post_fork, server, 101), spawn(pre_fork, post_fork, server, 102)
     assert pinned == []
+
+
+def test_metrics_add_up_every_process_writing_to_the_configured_directory(rt, tmp_path):
+    # Another process of the host (a worker) counts into the shared directory.
+    child = subprocess.run(
+        [sys.executable, "-c", "from prometheus_client import Counter; "
+                               "Counter('backorder_child_jobs', 'jobs').inc(3)"],
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}, timeout=60)
+    assert child.returncode == 0
+    app = create_app(runtime=Runtime(rt.settings.with_overrides(
+        prometheus_multiproc_dir=str(tmp_path))))
+
+    text = app.test_client().get("/metrics").get_data(as_text=True)
+
+    assert "backorder_child_jobs_total 3.0" in text
+    app.extensions["backorder"].close()
+
+
+def test_the_metrics_directory_is_read_with_the_other_settings():
+    settings = Settings.from_env({"SECRET_KEY": "k", "PROMETHEUS_MULTIPROC_DIR": "/run/metrics"})
+    assert settings.prometheus_multiproc_dir == "/run/metrics"

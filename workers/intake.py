@@ -1,7 +1,7 @@
 """From the web request to the worker: hand off a stored webhook's id, pump ids into jobs.
 
-RQ's enqueue builds a job, pickles it and writes five keys: about 0.6 ms of the web
-process's CPU, the largest single cost of intake. So the web process only appends
+RQ's enqueue builds a job, pickles it and writes five keys: in the web process, the
+largest single cost of intake (bench/README.md). So the web process only appends
 event ids to a Redis list (one round trip for all the commits of a few milliseconds, from
 a thread of its own, see app/inbox.py), and a pump job on the worker side turns the
 waiting ids into the jobs that apply them: one coalesced `apply_events` job per shop

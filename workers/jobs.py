@@ -26,9 +26,8 @@ from app.domain.intake.batch import (
     waiting_events,
 )
 from app.domain.intake.models import EventStatus
-from app.domain.intake.registry import build_handlers
+from app.domain.intake.registry import build_handlers, build_recompute
 from app.domain.inventory import batching
-from app.domain.inventory.service import recompute_variants
 from app.errors import TransientError
 from app.metrics import BATCH_EVENTS, PROCESSING_SECONDS
 from workers import queues
@@ -36,6 +35,7 @@ from workers.context import runtime
 
 log = logging.getLogger(__name__)
 HANDLERS = build_handlers()
+RECOMPUTE = build_recompute()
 TRANSIENT = (TransientError, OperationalError, ConnectionError, TimeoutError)
 # Errors of the database or its connection, not of one event: no event is to blame.
 TRANSIENT_DATABASE = (OperationalError,)
@@ -50,7 +50,7 @@ def process_webhook(event_id: int) -> None:
     started = time.perf_counter()
     try:
         with unit_of_work(rt.sessions) as session:
-            followups = intake.process_event(session, event_id, HANDLERS, recompute_variants)
+            followups = intake.process_event(session, event_id, HANDLERS, RECOMPUTE)
     except Exception as exc:
         with unit_of_work(rt.sessions) as session:
             intake.record_failure(session, event_id, f"{type(exc).__name__}: {exc}",
@@ -82,7 +82,7 @@ def _apply_batch(rt, shop_id: int) -> Applied:
     started = time.perf_counter()
     try:
         with unit_of_work(rt.sessions) as session:
-            batch = apply_waiting(session, shop_id, HANDLERS, recompute_variants,
+            batch = apply_waiting(session, shop_id, HANDLERS, RECOMPUTE,
                                   batching.prepare)
     except TRANSIENT_DATABASE:
         raise  # the database itself: RQ retries the whole run

@@ -7,6 +7,7 @@ short units of work, so a slow Shopify never holds a row lock.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from sqlalchemy import select
 
@@ -15,6 +16,8 @@ from app.domain.base import utcnow
 from app.domain.followups import push_variants as push_followup
 from app.domain.inventory import publish, service, sync
 from app.domain.shops.models import Shop
+from app.domain.suppliers.shopify_receipts import RECEIPTS
+from app.domain.suppliers.supply import PLAN
 from app.errors import AuthRevoked
 from app.security import TokenCipher
 from workers import queues
@@ -77,8 +80,8 @@ def fetch_variant_details(shop_id: int, variant_id: int) -> None:
         log.info("variant %s of shop %s no longer exists in Shopify", variant_id, shop_id)
         return
     with unit_of_work(rt.sessions) as session:
-        sync.store_variants(session, shop_id, [info])
-        followups = service.recompute_variants(session, shop_id, [variant_id])
+        sync.store_variants(session, shop_id, [info], receipts=RECEIPTS)
+        followups = service.recompute_variants(session, shop_id, [variant_id], plan=PLAN)
     queues.after_commit(rt.redis, followups)
 
 
@@ -86,7 +89,7 @@ def recheck_variants(shop_id: int, variant_ids: list[int]) -> None:
     """Recompute variants closed early, once their sale may have calmed (scheduled)."""
     rt = runtime()
     with unit_of_work(rt.sessions) as session:
-        followups = service.recompute_variants(session, shop_id, variant_ids)
+        followups = service.recompute_variants(session, shop_id, variant_ids, plan=PLAN)
     queues.after_commit(rt.redis, followups)
 
 
@@ -97,7 +100,8 @@ def sync_shop(shop_id: int, *, page: int = 50) -> int:
     if admin is None:
         return 0
     try:
-        _store_pages(rt, shop_id, admin.iter_variants(), sync.store_variants, page)
+        _store_pages(rt, shop_id, admin.iter_variants(),
+                     partial(sync.store_variants, receipts=RECEIPTS), page)
         _store_pages(rt, shop_id, admin.iter_open_orders(), sync.store_orders, page)
     except AuthRevoked as exc:
         needs_reinstall(shop_id, exc)
@@ -127,7 +131,7 @@ def recompute_shop(shop_id: int, *, batch: int = 100, check_totals: bool = False
         with unit_of_work(rt.sessions) as session:
             followups = service.recompute_variants(session, shop_id,
                                                    variant_ids[start:start + batch],
-                                                   check_totals=check_totals)
+                                                   plan=PLAN, check_totals=check_totals)
         queues.after_commit(rt.redis, followups)
     return len(variant_ids)
 

@@ -23,10 +23,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     errors.register(app)
     for module in (webhooks, health, supplier, twilio, status, auth, merchant):
         app.register_blueprint(module.bp)
-    if settings.bench_routes:
-        app.add_url_rule("/bench/bare", "bench_bare", _bare, methods=["POST"])
     # The merchant pages run the CSRF check in their own guard (see app/web/merchant).
-    _protect_forms(app, exempt=(webhooks.bp, twilio.bp, _bare, *merchant.CHECKS_OWN_CSRF))
+    _protect_forms(app, exempt=(webhooks.bp, twilio.bp, *merchant.CHECKS_OWN_CSRF))
     return app
 
 
@@ -39,10 +37,3 @@ def _protect_forms(app: Flask, *, exempt) -> None:
     csrf = CSRFProtect(app)
     for target in exempt:
         csrf.exempt(target)
-
-
-def _bare():
-    """The benchmark's baseline: same app and server, reads the body, does nothing else."""
-    from flask import request
-    request.get_data(cache=False)
-    return "", 200

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
-
 from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.web.deps import rt
+from app.web.deps import rt, settings
 
 bp = Blueprint("health", __name__)
 
@@ -50,10 +49,10 @@ def metrics():
 
 
 def _registry():
-    # Prometheus' own switch: several processes share one directory of metric files.
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # Several processes share one directory of metric files: read them all.
+    directory = settings().prometheus_multiproc_dir
+    if not directory:
         return REGISTRY
-    from prometheus_client import multiprocess
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)
+    MultiProcessCollector(registry, path=directory)
     return registry

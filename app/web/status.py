@@ -15,6 +15,7 @@ from app.db import unit_of_work
 from app.domain.base import utcnow
 from app.domain.notifications import customer
 from app.domain.notifications.links import StatusLinks
+from app.domain.suppliers.service import recompute
 from app.errors import InvalidInput
 from app.web.deps import row_id, rt, settings
 from app.web.pages import html_errors, link_is_the_credential
@@ -47,7 +48,8 @@ def cancel(token: str):
     if line_item_id is None:
         raise InvalidInput("Choose the item to cancel.")
     with unit_of_work(rt().sessions) as session:
-        followups = customer.cancel_line(session, shop_id, order_id, line_item_id, now=utcnow())
+        followups = customer.cancel_line(session, shop_id, order_id, line_item_id, now=utcnow(),
+                                         recompute=recompute)
     queues.enqueue_all(rt().redis, followups)
     return redirect(url_for("status.page", token=token, cancelled="1"), code=303)
 

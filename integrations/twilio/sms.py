@@ -76,8 +76,8 @@ class TwilioSmsSender:
         # environment={}: app.config is the only reader of the environment
         # (Client would otherwise pick up TWILIO_REGION / TWILIO_EDGE and change hosts).
         self._client = Client(account_sid, auth_token, http_client=self._http, environment={})
-        # Touch the lazily imported API now (~40 ms) rather than between a rate-limit
-        # grant and the send it is for.
+        # Touch the lazily imported API now (a slow first import) rather than between a
+        # rate-limit grant and the send it is for.
         self._client.messages  # noqa: B018
 
     def send_sms(self, *, to: str, body: str, status_callback: str | None = None) -> SmsResult:

@@ -16,11 +16,10 @@ from sqlalchemy import select
 from app.domain.intake.models import EventStatus, WebhookEvent
 from app.domain.inventory.models import InventoryLevel, OrderLine, Variant
 from app.domain.inventory.policy import load_shop_policy
-from app.domain.inventory.reads import open_supply
 from app.domain.notifications.models import Channel, Notification
 from app.domain.notifications.models import Status as NoteStatus
 from app.domain.notifications.sending import INTERRUPTED
-from app.domain.suppliers.leadtimes import lead_time_days_for
+from app.domain.suppliers.supply import PLAN
 from tests.faults.storefront import CATALOG, Deliverer, Simulator
 from tests.support.fake_servers import FakeShopify, FakeSmtp, FakeTwilio
 
@@ -78,9 +77,9 @@ def engine(session, shop_id: int, sim: Simulator, *, today: date) -> tuple[list[
     shop_policy = load_shop_policy(session, shop_id, list(variants.values()))
     for item in CATALOG:
         variant = variants[item.variant_id]
-        policy = shop_policy.for_variant(variant, lead_time_days_for(
+        policy = shop_policy.for_variant(variant, PLAN.lead_time_days(
             session, shop_id=shop_id, sku=variant.sku))
-        want = sim.expected_allocation(item, supply=open_supply(session, variant),
+        want = sim.expected_allocation(item, supply=PLAN.open_supply(session, variant),
                                        policy=policy, today=today)
         expected[item.variant_id] = want
         got = (variant.status, variant.backordered_units, variant.next_eta)

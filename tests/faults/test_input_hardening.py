@@ -125,6 +125,7 @@ def hard_shop(rt, client, run_jobs, monkeypatch):
     """A shop that knows the variant and the order the templates mention."""
     from app.domain.inventory import state
     from app.domain.ports import InventoryLevelInfo, VariantInfo
+    from app.domain.suppliers.shopify_receipts import RECEIPTS
     from integrations.shopify.fake import FakeShopifyAdmin
     from tests.support.factories import make_shop
     fake = FakeShopifyAdmin()
@@ -133,9 +134,10 @@ def hard_shop(rt, client, run_jobs, monkeypatch):
     monkeypatch.setattr(rt, "admin_factory", lambda domain, token: fake)
     shop = make_shop(rt, domain=SHOP)
     with unit_of_work(rt.sessions) as session:
-        state.apply_variant_info(session, shop.id, VariantInfo(
+        state.apply_fetched_variant(session, shop.id, VariantInfo(
             VARIANT, 62001, "HARD-1", "Default", ITEM, True, "DENY",
-            (InventoryLevelInfo(LOCATION, 1, NOW - timedelta(days=1)),)), fetched_at=NOW)
+            (InventoryLevelInfo(LOCATION, 1, NOW - timedelta(days=1)),)), fetched_at=NOW,
+            receipts=RECEIPTS)
     body = TEMPLATES["orders/create"]
     assert post_webhook(client, "orders/create", body, secret=WEBHOOK_SECRET).status_code == 200
     run_jobs()

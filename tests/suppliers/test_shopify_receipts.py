@@ -13,6 +13,7 @@ from app.domain.inventory.payloads import LevelSnapshot, LineSnapshot, OrderSnap
 from app.domain.suppliers import receiving
 from app.domain.suppliers.leadtimes import lead_time_days_for
 from app.domain.suppliers.models import LeadTimeRecord, PoReceipt, PoStatus
+from app.domain.suppliers.shopify_receipts import RECEIPTS
 from tests.conftest import WEBHOOK_SECRET
 from tests.suppliers.world import LOCATION
 from tests.support.shopify import level_payload, post_webhook
@@ -145,14 +146,16 @@ def test_a_restock_from_a_cancelled_order_is_not_taken_for_a_delivery(ordered):
                           None, (line,))
     with ordered.session() as s:
         state.apply_order(s, ordered.shop_id, order)
-        state.apply_level(s, ordered.shop_id, LevelSnapshot(ITEM, LOCATION, -2, placed))
+        state.apply_level(s, ordered.shop_id, LevelSnapshot(ITEM, LOCATION, -2, placed),
+                          receipts=RECEIPTS)
     cancelled = placed + timedelta(minutes=1)
     with ordered.session() as s:
         state.apply_order(s, ordered.shop_id, OrderSnapshot(
             9000, "#9000", "c@example.com", None, None, "en", placed, cancelled, cancelled,
             (line,)))
         # Shopify restocks the two units when the order is cancelled.
-        state.apply_level(s, ordered.shop_id, LevelSnapshot(ITEM, LOCATION, 0, cancelled))
+        state.apply_level(s, ordered.shop_id, LevelSnapshot(ITEM, LOCATION, 0, cancelled),
+                          receipts=RECEIPTS)
 
     assert received(ordered) == {ordered.early: (0, PoStatus.SENT),
                                  ordered.late: (0, PoStatus.SENT)}

@@ -16,6 +16,7 @@ from app.domain.inventory.payloads import LevelSnapshot, LineSnapshot, OrderSnap
 from app.domain.ports import InventoryLevelInfo, VariantInfo
 from app.domain.suppliers.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierItem
 from app.domain.suppliers.service import recompute
+from app.domain.suppliers.shopify_receipts import RECEIPTS
 from tests.support.factories import make_shop
 
 LOCATION = 1
@@ -87,13 +88,15 @@ class World:
                            inventory_policy="DENY",
                            levels=(InventoryLevelInfo(LOCATION, available, now()),))
         with self.session() as s:  # as the sync path stores what the Admin API returned
-            state.apply_variant_info(s, self.shop_id, info, fetched_at=now())
+            state.apply_fetched_variant(s, self.shop_id, info, fetched_at=now(),
+                                        receipts=RECEIPTS)
         return variant_id
 
     def level(self, variant_id: int, available: int) -> None:
         with self.session() as s:
             state.apply_level(s, self.shop_id, LevelSnapshot(variant_id * 10, LOCATION,
-                                                             available, now()))
+                                                             available, now()),
+                              receipts=RECEIPTS)
 
     def order(self, variant_id: int, quantity: int, *, placed_at: datetime | None = None,
               sell: bool = True) -> int:
@@ -108,7 +111,7 @@ class World:
             if sell:
                 current = self.available(s, variant_id)
                 state.apply_level(s, self.shop_id, LevelSnapshot(
-                    variant_id * 10, LOCATION, current - quantity, now()))
+                    variant_id * 10, LOCATION, current - quantity, now()), receipts=RECEIPTS)
         return line_id
 
     def history(self, variant_id: int, daily_units: list[int], *, today: date) -> None:

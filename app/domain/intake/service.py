@@ -101,9 +101,9 @@ def _timestamp(raw: str | None) -> datetime | None:
 def parse_payload(body: bytes) -> Mapping:
     """The JSON object in the body, read-only; InvalidInput when it is not one.
 
-    simdjson validates the 12 KB order sample in 3 us against orjson's 20 (the largest
-    piece of intake's own CPU after the INSERT), and builds nothing until asked. A new
-    parser each time (3 us in all): a parser reused while an earlier document lives
+    simdjson validates a body for a fraction of orjson's CPU (validation is the largest
+    piece of intake's own CPU after the INSERT; bench/README.md), and builds nothing until
+    asked. A new parser each time: a parser reused while an earlier document lives
     raises. What simdjson refuses, orjson decides: it takes integers beyond 64 bits,
     which simdjson does not, so a body is refused only when both refuse it. Both are
     stricter than the worker's json.loads (no NaN, no lone surrogates, nesting within
@@ -194,10 +194,9 @@ def _record_statement(dialect: str):
 def _record_many_sql(rows: int) -> str:
     """PostgreSQL, `rows` rows: the rule of `_record_statement` (a test holds the two to
     one answer), as SQL text with the server's placeholders ($1 ...), run on the driver
-    (`fetch_native`). Every value is a plain parameter, cast in the VALUES list. Measured
-    per batch against the alternatives: one array a column costs ~20 us an array in
-    psycopg's Python adapters, and the same INSERT built with SQLAlchemy's values() costs
-    ten times the CPU of this text."""
+    (`fetch_native`). Every value is a plain parameter, cast in the VALUES list: psycopg
+    adapts arrays in Python, and the same INSERT built with SQLAlchemy's values() costs
+    far more CPU than this text (bench/README.md)."""
     table = WebhookEvent.__table__
     casts = [_pg_type(table.c[name].type) for name in _COPIED] + ["boolean", "boolean"]
     width = len(casts)

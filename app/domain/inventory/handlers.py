@@ -2,7 +2,9 @@
 
 Each one: parse the payload, lock the affected variants (sorted, before any
 other row), store the snapshot unless it is stale, and name the variants it changed.
-The caller recomputes those once, after every event of its batch is stored.
+The caller recomputes those once, after every event of its batch is stored. What a
+stock rise receives (`receipts`) comes in as a port (ports.py), wired by the topic
+registry.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from sqlalchemy import select, update
 from app.domain.intake.service import HandlerContext
 from app.domain.inventory import payloads, state
 from app.domain.inventory.models import CustomerOrder, OrderLine, Variant
-from app.domain.suppliers.shopify_receipts import lock_open_purchase_orders
+from app.domain.inventory.ports import StockReceipts
 
 
 def _recompute(ctx: HandlerContext, variant_ids) -> None:
@@ -40,14 +42,15 @@ def handle_refund(ctx: HandlerContext) -> None:
                                        at=refunded_at))
 
 
-def handle_inventory_level(ctx: HandlerContext) -> None:
+def handle_inventory_level(ctx: HandlerContext, *,
+                           receipts: StockReceipts) -> None:
     """inventory_levels/update: the newest `available` at one location."""
     snap = payloads.parse_level(ctx.payload)
     variant_ids = state.variants_of_item(ctx.session, ctx.shop.id, snap.inventory_item_id)
     # A rise may receive PO lines: their POs are locked first, as every PO use case does.
-    lock_open_purchase_orders(ctx.session, ctx.shop.id, variant_ids)
+    receipts.lock_open_purchase_orders(ctx.session, ctx.shop.id, variant_ids)
     state.lock_variants(ctx.session, ctx.shop.id, variant_ids)
-    _recompute(ctx, state.apply_level(ctx.session, ctx.shop.id, snap))
+    _recompute(ctx, state.apply_level(ctx.session, ctx.shop.id, snap, receipts=receipts))
 
 
 def handle_inventory_item(ctx: HandlerContext) -> None:

@@ -9,8 +9,6 @@ from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.domain.inventory.models import CustomerOrder, InventoryLevel, OrderLine, Variant
-from app.domain.inventory.rules import Supply
-from app.domain.suppliers.models import OPEN_PO_STATUSES, PurchaseOrder, PurchaseOrderLine
 
 CHECK_MODULUS = 1_000_003  # weights lines in the checksum that guards the fast path
 
@@ -119,15 +117,3 @@ def close_reason(row) -> str:
     if row.fulfilled_quantity >= row.quantity > 0:
         return "fulfilled"
     return "removed"
-
-
-def open_supply(session: Session, variant: Variant) -> list[Supply]:
-    rows = session.execute(
-        select(PurchaseOrderLine.id, PurchaseOrderLine.expected_on,
-               PurchaseOrderLine.quantity - PurchaseOrderLine.received_quantity)
-        .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.po_id)
-        .where(PurchaseOrderLine.shop_id == variant.shop_id,
-               PurchaseOrderLine.variant_id == variant.variant_id,
-               PurchaseOrder.status.in_(OPEN_PO_STATUSES),
-               PurchaseOrderLine.expected_on.is_not(None))).all()
-    return [Supply(ref=r[0], expected_on=r[1], open_qty=int(r[2])) for r in rows if r[2] > 0]

@@ -25,6 +25,7 @@ from app.domain.inventory import reads
 from app.domain.inventory.effects import LineState, diff
 from app.domain.inventory.models import Effect, OrderLine, Variant
 from app.domain.inventory.policy import ShopPolicy, load_shop_policy
+from app.domain.inventory.ports import SupplyPlan
 from app.domain.inventory.rules import (
     DemandLine,
     Policy,
@@ -40,7 +41,6 @@ from app.domain.inventory.rules import (
 )
 from app.domain.inventory.state import lock_variants
 from app.domain.shops.models import Shop
-from app.domain.suppliers.leadtimes import lead_time_days_for
 
 UNTRACKED_STOCK = 10**9  # Shopify does not count these: never short
 # How long the open-demand totals kept on a variant go unchecked against its lines.
@@ -77,10 +77,12 @@ class _Changes:
 
 
 def recompute_variants(session: Session, shop_id: int, variant_ids: Iterable[int], *,
-                       today: date | None = None, check_totals: bool = False) -> list[FollowUp]:
+                       plan: SupplyPlan, today: date | None = None,
+                       check_totals: bool = False) -> list[FollowUp]:
     """Reallocate the variants (Shopify ids); returns the jobs to enqueue after commit.
 
-    `check_totals` sums each variant's open demand from its lines (reconciliation does).
+    `plan` tells what suppliers will bring; `check_totals` sums each variant's open demand
+    from its lines (reconciliation does).
     """
     variants = lock_variants(session, shop_id, variant_ids)
     changes = _Changes()
@@ -92,21 +94,34 @@ def recompute_variants(session: Session, shop_id: int, variant_ids: Iterable[int
     sale = _SaleClock(now=now, lag=_order_to_deny(session, shop_id))
     for variant in variants:
         if variant.details_known:
-            _recompute(session, variant, shop_policy, today, changes, check_totals, sale)
+            _recompute(session, variant, _Inputs(plan, shop_policy, today, sale), changes,
+                       check_totals)
         else:  # until Shopify told us what it is and what is in stock, any answer is a guess
             changes.fetch.append(variant.variant_id)
     return changes.followups(shop_id)
 
 
-def _recompute(session: Session, variant: Variant, shop_policy: ShopPolicy, today: date,
-               changes: _Changes, check_totals: bool, sale: _SaleClock) -> None:
+@dataclass(frozen=True)
+class _Inputs:
+    """What every variant of one recompute shares."""
+
+    plan: SupplyPlan
+    shop_policy: ShopPolicy
+    today: date
+    sale: _SaleClock
+
+
+def _recompute(session: Session, variant: Variant, inputs: _Inputs, changes: _Changes,
+               check_totals: bool) -> None:
+    plan, shop_policy, today, sale = (inputs.plan, inputs.shop_policy, inputs.today,
+                                      inputs.sale)
     policy = shop_policy.for_variant(
-        variant, lead_time_days_for(session, shop_id=variant.shop_id, sku=variant.sku))
+        variant, plan.lead_time_days(session, shop_id=variant.shop_id, sku=variant.sku))
     stock = reads.stock(session, variant, shop_policy.counted_locations)
     if variant.tracked and stock.as_of is None and not variant.stock_confirmed:
         changes.fetch.append(variant.variant_id)  # no inventory level known yet: ask Shopify
         return
-    supply = reads.open_supply(session, variant)
+    supply = plan.open_supply(session, variant)
     checked = check_totals or _check_due(variant)
     totals, on_hand = _demand(session, variant, stock, check=checked)
     fingerprint = _fingerprint(policy, supply, today, variant.tracked)

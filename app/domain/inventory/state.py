@@ -19,6 +19,7 @@ from app.domain.base import utcnow
 from app.domain.inventory.batching import OrderBook
 from app.domain.inventory.models import CustomerOrder, InventoryLevel, OrderLine, Variant
 from app.domain.inventory.payloads import CancelRefund, LevelSnapshot, OrderSnapshot
+from app.domain.inventory.ports import StockReceipts, StockRise
 from app.domain.inventory.reads import weigh
 from app.domain.inventory.rules import newer
 from app.domain.ports import VariantInfo
@@ -242,11 +243,12 @@ def _open_demand(lines: Iterable[OrderLine]) -> Counter:
     return totals
 
 
-def apply_level(session: Session, shop_id: int, snap: LevelSnapshot) -> set[int]:
+def apply_level(session: Session, shop_id: int, snap: LevelSnapshot, *,
+                receipts: StockReceipts) -> set[int]:
     """Store `available` at a location unless a newer value is stored; None is ignored.
 
     A rise over the previous snapshot may be a delivery counted in Shopify admin:
-    it is matched to the item's open PO lines (suppliers/shopify_receipts.py).
+    `receipts` matches it to the item's open PO lines.
     """
     if snap.available is None:
         return set()
@@ -263,15 +265,10 @@ def apply_level(session: Session, shop_id: int, snap: LevelSnapshot) -> set[int]
     level.available, level.source_updated_at = snap.available, snap.updated_at
     level.local_added = 0  # Shopify's own count from here on
     if since is not None and snap.available > shopify_before:
-        _match_receipts(session, shop_id, snap, since, snap.available - shopify_before)
+        receipts.match_stock_rise(session, StockRise(
+            shop_id, snap.inventory_item_id, snap.location_id, since, snap.updated_at,
+            snap.available - shopify_before))
     return variants_of_item(session, shop_id, snap.inventory_item_id)
-
-
-def _match_receipts(session: Session, shop_id: int, snap: LevelSnapshot, since, units: int):
-    # Imported here: the suppliers package imports this module (variant locks).
-    from app.domain.suppliers.shopify_receipts import StockRise, match_stock_rise
-    match_stock_rise(session, StockRise(shop_id, snap.inventory_item_id, snap.location_id,
-                                        since, snap.updated_at, units))
 
 
 def variants_of_item(session: Session, shop_id: int, inventory_item_id: int) -> set[int]:
@@ -280,30 +277,40 @@ def variants_of_item(session: Session, shop_id: int, inventory_item_id: int) -> 
 
 
 def apply_variant_info(session: Session, shop_id: int, info: VariantInfo,
-                       updated_at=None, *, fetched_at=None) -> bool:
-    """Store a variant's catalog details; False if stale.
+                       updated_at=None) -> bool:
+    """Store a variant's catalog details from products/update; False if stale (by `updated_at`)."""
+    return _store_details(session, shop_id, info, updated_at) is not None
 
-    From products/update, `updated_at` orders snapshots. From the Admin API,
-    `fetched_at` is when Shopify was asked: its levels are the stock as of then.
-    """
+
+def apply_fetched_variant(session: Session, shop_id: int, info: VariantInfo, *, fetched_at,
+                          receipts: StockReceipts) -> None:
+    """Store a variant as the Admin API described it when asked at `fetched_at`: its
+    details, and its levels as the stock as of then."""
+    variant = _store_details(session, shop_id, info, None)
+    if info.inventory_item_id is None:
+        return
+    variant.stock_confirmed = True
+    for level in info.levels:
+        apply_level(session, shop_id, LevelSnapshot(
+            info.inventory_item_id, level.location_id, level.available,
+            level.updated_at or fetched_at), receipts=receipts)
+
+
+def _store_details(session: Session, shop_id: int, info: VariantInfo,
+                   updated_at) -> Variant | None:
+    """The variant with the details stored; None when `updated_at` is older than stored."""
     ensure_variants(session, shop_id, [info.variant_id])
     variant = session.scalar(select(Variant).where(Variant.shop_id == shop_id,
                                                    Variant.variant_id == info.variant_id))
     if updated_at is not None and not newer(variant.details_updated_at, updated_at):
-        return False
+        return None
     variant.product_id, variant.sku, variant.title = info.product_id, info.sku, info.title
     variant.product_title = info.product_title or variant.product_title
     variant.inventory_item_id = info.inventory_item_id or variant.inventory_item_id
     variant.tracked, variant.shopify_policy = info.tracked, info.inventory_policy
     variant.details_known, variant.deleted = True, False
     variant.details_updated_at = updated_at or variant.details_updated_at
-    if fetched_at is not None and info.inventory_item_id is not None:
-        variant.stock_confirmed = True
-        for level in info.levels:
-            apply_level(session, shop_id, LevelSnapshot(
-                info.inventory_item_id, level.location_id, level.available,
-                level.updated_at or fetched_at))
-    return True
+    return variant
 
 
 def mark_deleted(session: Session, shop_id: int, product_id: int,

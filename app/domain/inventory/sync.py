@@ -9,19 +9,21 @@ from sqlalchemy.orm import Session
 from app.domain.base import utcnow
 from app.domain.inventory import state
 from app.domain.inventory.payloads import order_from_admin
+from app.domain.inventory.ports import StockReceipts
 from app.domain.ports import OrderInfo, VariantInfo
-from app.domain.suppliers.shopify_receipts import lock_open_purchase_orders
 
 
-def store_variants(session: Session, shop_id: int, infos: Iterable[VariantInfo]) -> set[int]:
+def store_variants(session: Session, shop_id: int, infos: Iterable[VariantInfo], *,
+                   receipts: StockReceipts) -> set[int]:
     """Variant details and inventory levels as the Admin API reports them."""
     infos = list(infos)
     # Stock that rose may receive PO lines: their POs are locked before the variants.
-    lock_open_purchase_orders(session, shop_id, [i.variant_id for i in infos])
+    receipts.lock_open_purchase_orders(session, shop_id, [i.variant_id for i in infos])
     state.lock_or_create_variants(session, shop_id, [i.variant_id for i in infos])
     fetched_at = utcnow()
     for info in infos:
-        state.apply_variant_info(session, shop_id, info, fetched_at=fetched_at)
+        state.apply_fetched_variant(session, shop_id, info, fetched_at=fetched_at,
+                                    receipts=receipts)
     return {i.variant_id for i in infos}
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.customer_options import alternatives, order_edits
+from app.domain.inventory import state
 from app.domain.inventory.models import CustomerOrder, Effect, OrderLine
 from app.domain.notifications import rules
 from app.domain.notifications.models import Notification, SmsConsent, Status
@@ -137,17 +138,14 @@ def _locked_line(session: Session, order: CustomerOrder, line_item_id: int) -> O
 
 
 def cancel_line(session: Session, shop_id: int, order_id: int, line_item_id: int, *,
-                now: datetime, recompute: Recompute | None = None) -> list:
+                now: datetime, recompute: Recompute) -> list:
     """Cancel a backordered line at the customer's request; returns the engine's follow-ups.
 
     The line leaves the queue (others move up), the merchant is alerted by an effect
     of kind `line_cancelled_by_customer`, and, when the shop allows it, a job removes
-    the units from the Shopify order (customer_options.order_edits).
+    the units from the Shopify order (customer_options.order_edits). `recompute` is the
+    engine's, with what the suppliers will bring wired in.
     """
-    # The engine, imported late to keep this module light: it keeps open quantities in step.
-    from app.domain.inventory import state
-    if recompute is None:
-        from app.domain.inventory.service import recompute_variants as recompute
     _, order = _shop_and_order(session, shop_id, order_id)
     # The variant is locked before the line, in the order the webhook handlers lock them.
     state.lock_variants(session, shop_id, [v for v in (_variant_of(order, line_item_id),) if v])

@@ -126,7 +126,7 @@ def _environment(html: bool) -> SandboxedEnvironment:
 
 @lru_cache(maxsize=512)
 def _compiled(source: str, html: bool) -> Template:
-    # Compiling costs ~3 ms a template; a shop's few templates are rendered for every message.
+    # Compiling costs far more than rendering, and a shop's few templates render every message.
     return _environment(html).from_string(source)
 
 

@@ -15,8 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.inventory.models import ShopSettings, Variant
+from app.domain.inventory.service import recompute_variants
 from app.domain.suppliers.catalog import CatalogRow, parse_catalog
 from app.domain.suppliers.models import Supplier, SupplierItem
+from app.domain.suppliers.supply import PLAN
 
 # --- Intents: work to enqueue once the transaction has committed -------------
 
@@ -37,13 +39,11 @@ class PushReceipts:
 
 
 def recompute(session: Session, shop_id: int, variant_ids: Iterable[int]) -> list:
-    """Let the engine re-derive ETAs after PO supply changed; returns its follow-ups."""
+    """Let the engine re-derive ETAs, reading this area's purchase orders; its follow-ups."""
     ids = sorted(set(variant_ids))
     if not ids:
         return []
-    # Imported here: the engine imports this package's models and lead times.
-    from app.domain.inventory.service import recompute_variants
-    return list(recompute_variants(session, shop_id, ids))
+    return list(recompute_variants(session, shop_id, ids, plan=PLAN))
 
 
 # --- Settings ------------------------------------------------------------------

@@ -17,38 +17,27 @@ Matched units are counted by `receiving.apply_received`, the same code the PO
 page uses (line totals, lead-time records, PO status), and each leaves a receipt
 row marked `in_shopify`: nothing is pushed, Shopify already has the units.
 Redelivered and stale snapshots never get here: `state.apply_level` drops them
-by timestamp before asking, so no rise is matched twice.
+by timestamp before asking, so no rise is matched twice. The engine reaches this
+module through its `StockReceipts` port (inventory/ports.py): `RECEIPTS` below.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.domain.inventory.models import OrderLine, ShopSettings, Variant
+from app.domain.inventory.ports import StockRise
 from app.domain.suppliers.models import PoReceipt, PurchaseOrder, PurchaseOrderLine
 from app.domain.suppliers.receiving import IN_SHOPIFY, RECEIVABLE, apply_received
 
 # Clock difference allowed between Shopify's snapshot times and our push times: a
 # snapshot taken this long after a push surely shows the pushed units.
 CLOCK_SKEW = timedelta(minutes=1)
-
-
-@dataclass(frozen=True)
-class StockRise:
-    """Shopify's `available` for one item at one location rose between two snapshots."""
-
-    shop_id: int
-    inventory_item_id: int
-    location_id: int
-    since: datetime  # the previous snapshot's time
-    at: datetime  # the new snapshot's time: when the units were counted in Shopify
-    units: int
 
 
 def lock_open_purchase_orders(session: Session, shop_id: int,
@@ -145,3 +134,17 @@ def _receive(session: Session, rise: StockRise, variant_ids: list[int], units: i
     for po_id, quantities in plan.items():
         touched.update(apply_received(session, pos[po_id], quantities, now=rise.at))
     return touched
+
+
+class ShopifyReceipts:
+    """The engine's `StockReceipts` port: a stock rise is matched to open PO lines here."""
+
+    def lock_open_purchase_orders(self, session: Session, shop_id: int,
+                                  variant_ids: Iterable[int]) -> list[PurchaseOrder]:
+        return lock_open_purchase_orders(session, shop_id, variant_ids)
+
+    def match_stock_rise(self, session: Session, rise: StockRise) -> set[int]:
+        return match_stock_rise(session, rise)
+
+
+RECEIPTS = ShopifyReceipts()

@@ -1,0 +1,36 @@
+"""The engine's view of purchase orders: its `SupplyPlan` port (inventory/ports.py).
+
+Open PO lines are supply with a date; units no PO covers wait the preferred supplier's
+observed lead time (leadtimes.py).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.domain.inventory.models import Variant
+from app.domain.inventory.rules import Supply
+from app.domain.suppliers.leadtimes import lead_time_days_for
+from app.domain.suppliers.models import OPEN_PO_STATUSES, PurchaseOrder, PurchaseOrderLine
+
+
+class PurchaseOrderPlan:
+    """What the shop's suppliers will bring, read from its purchase orders and catalog."""
+
+    def lead_time_days(self, session: Session, *, shop_id: int, sku: str | None) -> int | None:
+        return lead_time_days_for(session, shop_id=shop_id, sku=sku)
+
+    def open_supply(self, session: Session, variant: Variant) -> list[Supply]:
+        rows = session.execute(
+            select(PurchaseOrderLine.id, PurchaseOrderLine.expected_on,
+                   PurchaseOrderLine.quantity - PurchaseOrderLine.received_quantity)
+            .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.po_id)
+            .where(PurchaseOrderLine.shop_id == variant.shop_id,
+                   PurchaseOrderLine.variant_id == variant.variant_id,
+                   PurchaseOrder.status.in_(OPEN_PO_STATUSES),
+                   PurchaseOrderLine.expected_on.is_not(None))).all()
+        return [Supply(ref=r[0], expected_on=r[1], open_qty=int(r[2])) for r in rows if r[2] > 0]
+
+
+PLAN = PurchaseOrderPlan()
