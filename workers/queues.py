@@ -10,14 +10,17 @@ import importlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 
 import redis_lock
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.job import Job
+from sqlalchemy.exc import OperationalError
 
 from app.domain.followups import FollowUp
+from app.errors import IntegrationError
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +152,14 @@ def after_commit(connection: Redis, followups) -> int:
     urgent = [f for f in followups if f.urgent]
     failed = enqueue_all(connection, [f for f in followups if not f.urgent])
     for followup in urgent:
-        run_coalesced(followup.func, followup.job_id, *followup.args)
+        try:
+            run_coalesced(followup.func, followup.job_id, *followup.args)
+        except (IntegrationError, RedisError, OperationalError) as exc:
+            # Its own job retries it with RQ's backoff (and the follow-up sweeper, when
+            # Redis is what failed): the cap's DENY is late, never lost.
+            log.warning("urgent %s%s failed (%s: %s): queued instead", followup.func,
+                        followup.args, type(exc).__name__, exc)
+            failed += 0 if enqueue(connection, replace(followup, urgent=False)) else 1
     return failed
 
 

@@ -66,6 +66,11 @@ def test_closing_early_never_stops_selling_stock_on_hand():
     assert closed.status == Status.IN_STOCK and not closed.continue_selling
 
 
+def test_a_variant_selling_slower_than_a_flash_sale_is_left_to_the_cap():
+    allocation = selling(298)
+    assert close_early(allocation, rate=4, lag_seconds=2) is allocation
+
+
 def test_a_variant_without_a_cap_or_already_closed_is_left_alone():
     always = selling(1000, policy=Policy(mode=Mode.ALWAYS))
     assert close_early(always, rate=1000, lag_seconds=10) is always

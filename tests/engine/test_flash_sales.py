@@ -16,29 +16,33 @@ from app.domain.inventory.publish import Push
 from app.domain.merchant.queue import variant_queue
 from app.domain.shops.models import Shop
 from tests.conftest import burst_worker
-from tests.engine.conftest import VARIANT
+from tests.engine.conftest import ITEM, LOCATION, VARIANT
 from tests.engine.test_backorder_flow import variant
 from tests.support.factories import make_shop
-from tests.support.shopify import handed_off
+from tests.support.shopify import handed_off, level_payload, order_payload
 from workers.queues import SHOPIFY, WEBHOOKS
 from workers.shopify import recheck_variants
 
 
-def capped(storefront, cap: int) -> None:
+def capped(storefront, cap: int, *, order_to_deny: float | None = None) -> None:
+    """A fixed cap, no stock (a snapshot taken now), and what the shop measured so far."""
     with unit_of_work(storefront.rt.sessions) as session:
         session.get(ShopSettings, storefront.shop_id).fixed_cap = cap
-    storefront.stock(0, minute=0)
+        session.get(Shop, storefront.shop_id).order_to_deny_seconds = order_to_deny
+    storefront.send("inventory_levels/update",
+                    level_payload(ITEM, LOCATION, 0, utcnow().isoformat()))
     storefront.settle()
     assert storefront.fake.policies[VARIANT] == "CONTINUE"
 
 
 def sell(storefront, orders: range) -> None:
-    """Orders and their stock webhooks arrive; only the webhook jobs run (no push job).
-    (Their timestamps lie a day ahead, so no order-to-DENY time is measured from them:
-    the shop's estimate stays at its first guess.)"""
+    """Orders placed now and their stock webhooks arrive; only the webhook jobs run (no
+    push job)."""
     for n in orders:
-        storefront.order(n, minute=n)
-        storefront.stock(-n, minute=n)
+        placed = utcnow().isoformat()
+        storefront.send("orders/create", order_payload(n, [(n * 10, VARIANT, 1)],
+                                                       created_at=placed))
+        storefront.send("inventory_levels/update", level_payload(ITEM, LOCATION, -n, placed))
     rt = storefront.rt
     handed_off(rt)
     burst_worker([Queue(WEBHOOKS, connection=rt.redis)], rt.redis).work(burst=True)
@@ -50,6 +54,8 @@ def test_the_order_that_fills_the_cap_has_its_deny_pushed_by_the_job_that_applie
     sell(storefront, range(1, 4))
     assert storefront.fake.policies[VARIANT] == "DENY"  # no push job ran: the apply job did it
     assert Queue(SHOPIFY, connection=storefront.rt.redis).count == 0
+    with storefront.rt.sessions() as session:  # and it was timed from the newest order
+        assert session.get(Shop, storefront.shop_id).order_to_deny_seconds < 30
 
 
 def test_the_push_of_a_deny_measures_the_time_from_the_order_that_closed_the_variant(rt):
@@ -71,7 +77,7 @@ def test_the_push_of_a_deny_measures_the_time_from_the_order_that_closed_the_var
 def test_a_variant_selling_faster_than_its_capacity_lasts_closes_early_and_says_why(
         storefront):
     capped(storefront, 10)
-    sell(storefront, range(1, 9))  # 8 of 10 sold in one burst: 2 left, more on their way
+    sell(storefront, range(1, 9))  # 8 of 10 sold within a second: 2 left, more on their way
     closed = variant(storefront.rt)
     assert (closed.status, closed.desired_policy, closed.closed_early_left) == (
         "out_of_stock", "DENY", 2)
@@ -85,7 +91,7 @@ def test_a_variant_selling_faster_than_its_capacity_lasts_closes_early_and_says_
 
 
 def test_a_variant_closed_early_opens_again_once_the_sale_has_calmed(storefront, monkeypatch):
-    capped(storefront, 10)
+    capped(storefront, 10, order_to_deny=2.0)
     sell(storefront, range(1, 9))
     recheck_variants(storefront.shop_id, [VARIANT])  # too soon: the orders are still coming
     assert variant(storefront.rt).desired_policy == "DENY"

@@ -285,6 +285,12 @@ def peak_rate(*, peak: float, rate: float, elapsed_seconds: float) -> float:
     return max(rate, peak * exp(-max(0.0, elapsed_seconds) / PEAK_WINDOW_SECONDS))
 
 
+# Below this many units a second a sale is no flash sale: the DENY that the cap itself
+# triggers reaches Shopify before the next order, and a lone order of a few units must
+# not close a variant with a few left.
+FLASH_RATE = 5.0
+
+
 def close_early(allocation: VariantAllocation, *, rate: float,
                 lag_seconds: float) -> VariantAllocation:
     """Stop selling now when the orders on their way would use up what the cap allows.
@@ -296,7 +302,8 @@ def close_early(allocation: VariantAllocation, *, rate: float,
     seconds is fine; selling past it breaks a promise to a customer.
     """
     capacity = allocation.capacity
-    if not allocation.continue_selling or capacity is None or capacity > rate * lag_seconds:
+    if (not allocation.continue_selling or capacity is None or rate < FLASH_RATE
+            or capacity > rate * lag_seconds):
         return allocation
     if allocation.status == Status.IN_STOCK:
         return replace(allocation, continue_selling=False, closed_early=True)

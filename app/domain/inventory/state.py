@@ -25,8 +25,9 @@ from app.domain.inventory.rules import newer
 from app.domain.ports import VariantInfo
 from app.errors import InvalidInput, TransientError
 
-# Orders placed longer ago than this do not count towards a variant's sale rate.
-RECENT_ORDER = timedelta(minutes=10)
+# Orders placed longer ago than this do not count towards a variant's sale rate, nor
+# orders stamped further ahead of this clock than Shopify's could plausibly be.
+RECENT_ORDER, CLOCK_SKEW = timedelta(minutes=10), timedelta(minutes=1)
 
 
 def ensure_variants(session: Session, shop_id: int, variant_ids: Iterable[int]) -> set[int]:
@@ -223,9 +224,10 @@ def _joined(open_before: dict[int, tuple], lines: Iterable[OrderLine]) -> Counte
     """Units that joined each variant's queue (a new line, or a line that grew): what
     the sale rate counts. Units leaving it (cancels, fulfilments) do not slow a sale."""
     joined: Counter = Counter()
-    recent = utcnow() - RECENT_ORDER
+    now = utcnow()
     for line in lines:
-        if line.variant_id is None or line.placed_at is None or line.placed_at < recent:
+        if line.variant_id is None or line.placed_at is None or not (
+                now - RECENT_ORDER <= line.placed_at <= now + CLOCK_SKEW):
             continue  # old orders (a first sync, a late redelivery) say nothing of a sale now
         variant_id, units = open_before.get(line.line_item_id, (None, 0))
         grew = (line.open_quantity or 0) - (units if variant_id == line.variant_id else 0)
