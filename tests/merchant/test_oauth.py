@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import jwt
@@ -12,6 +13,7 @@ import requests
 from sqlalchemy import select
 
 from app.db import unit_of_work
+from app.domain.base import utcnow
 from app.domain.intake.topics import SUBSCRIBED_TOPICS
 from app.domain.shops.models import Shop
 from app.security import TokenCipher
@@ -71,13 +73,21 @@ def test_callback_stores_the_token_encrypted_subscribes_webhooks_and_logs_in(
     (domain, token), = shopify.granted
     shop = shop_row(rt)
     assert shop.active and token not in shop.token_ciphertext
-    assert TokenCipher(rt.settings.secret_key).decrypt(shop.token_ciphertext) == token
+    cipher = TokenCipher(rt.settings.secret_key)
+    assert cipher.decrypt(shop.token_ciphertext) == token
+    # An expiring offline token (Shopify rejects public apps' others from 2027), with its
+    # refresh token encrypted beside it.
+    assert shopify.exchange_requests[0]["expiring"] == "1"
+    refresh = cipher.decrypt(shop.refresh_token_ciphertext)
+    assert refresh.startswith("shprt_") and refresh not in shop.refresh_token_ciphertext
+    assert shop.token_expires_at > utcnow() + timedelta(minutes=55)
+    assert shop.refresh_token_expires_at > utcnow() + timedelta(days=89)
     assert set(admin.webhooks) == set(SUBSCRIBED_TOPICS)
     assert set(admin.webhooks.values()) == {"https://backorder.test/webhooks/shopify"}
     page = client.get("/app/")
     assert page.status_code == 200 and SHOP in page.get_data(as_text=True)
     assert token not in page.get_data(as_text=True)
-    for secret in (token, rt.settings.shopify_api_secret, shop.token_ciphertext):
+    for secret in (token, refresh, rt.settings.shopify_api_secret, shop.token_ciphertext):
         assert secret not in caplog.text  # not by us, requests, urllib3 or Flask
     admin.add_variant(55, sku="TEE", available={1: 3})
     run_jobs()  # the catalog sync queued at install
