@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import time
 
+import jwt
 import pytest
 
 from app.web.merchant.identity import installed_stamp
@@ -71,4 +73,15 @@ def merchant_client(client, world, admin):
     return client
 
 
-__all__ = ["csrf_token", "login", "make_shop"]
+def session_token(rt, shop: str, **changes) -> str:
+    """An App Bridge session token (a JWT signed with the app's secret) for the shop."""
+    now = int(time.time())
+    claims = {"iss": f"https://{shop}/admin", "dest": f"https://{shop}", "aud": "test-api-key",
+              "sub": "42", "exp": now + 60, "nbf": now - 5, "iat": now - 5, "jti": "j1",
+              "sid": "s1", **changes}
+    secret = changes.pop("secret", None) or rt.settings.shopify_api_secret
+    claims.pop("secret", None)
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+__all__ = ["csrf_token", "login", "make_shop", "session_token"]

@@ -7,7 +7,6 @@ import time
 from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urlparse
 
-import jwt
 import pytest
 import requests
 from sqlalchemy import select
@@ -18,7 +17,7 @@ from app.domain.intake.topics import SUBSCRIBED_TOPICS
 from app.domain.shops.models import Shop
 from app.security import TokenCipher
 from app.web.merchant import identity
-from tests.merchant.conftest import csrf_token, login
+from tests.merchant.conftest import csrf_token, login, session_token
 
 SHOP = "shop-one.myshopify.com"
 # Shopify's HMAC test secret (tests/conftest.py) is shorter than PyJWT recommends.
@@ -152,16 +151,6 @@ def test_an_uninstall_ends_the_merchants_session(rt, client, world):
         session.get(Shop, world.shop_id).active = False
     response = client.get("/app/")
     assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
-
-
-def session_token(rt, shop: str, **changes) -> str:
-    now = int(time.time())
-    claims = {"iss": f"https://{shop}/admin", "dest": f"https://{shop}", "aud": "test-api-key",
-              "sub": "42", "exp": now + 60, "nbf": now - 5, "iat": now - 5, "jti": "j1",
-              "sid": "s1", **changes}
-    secret = changes.pop("secret", None) or rt.settings.shopify_api_secret
-    claims.pop("secret", None)
-    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 def test_a_shopify_session_token_authenticates_an_embedded_request(rt, client, world):
