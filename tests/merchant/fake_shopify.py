@@ -42,6 +42,7 @@ class FakeShopify:
         self.exchange_requests: list[dict] = []
         self.refuse_exchange = False
         self.tokens = TokenAuthority(api_key, secret)
+        self.app_url = ""  # where the admin page's iframe points (the app under test)
 
     def callback_params(self, shop: str, state: str, *, timestamp: int | None = None) -> dict:
         """What Shopify appends to the redirect_uri once the merchant approved."""
@@ -58,6 +59,8 @@ class FakeShopify:
             response = self._authorize(shop, request)
         elif rest == "admin/oauth/access_token" and request.method == "POST":
             response = self._exchange(shop, request)
+        elif rest == "admin/apps/backorder" and request.method == "GET":
+            response = self._admin_page(shop)
         else:
             response = Response("not found", 404)
         return response(environ, start_response)
@@ -68,6 +71,14 @@ class FakeShopify:
         params = self.callback_params(shop, request.args.get("state", ""))
         target = f"{request.args['redirect_uri']}?{urlencode(params)}"
         return Response("", 302, {"Location": target})
+
+    def _admin_page(self, shop: str) -> Response:
+        """The shop's admin with the app open: an iframe on the app's URL, as Shopify loads
+        it (`app_url`, set by the test), without a session token yet."""
+        src = f"{self.app_url}/app/?{urlencode({'embedded': '1', 'shop': shop, 'host': 'YWRtaW4'})}"
+        return Response(f'<!doctype html><title>Shopify admin</title><h1>{shop}</h1>'
+                        f'<iframe id="app" name="app" src="{src}" width="1200" height="800">'
+                        f'</iframe>', mimetype="text/html")
 
     def _exchange(self, shop: str, request: Request) -> Response:
         body = request.get_json(silent=True) or request.form.to_dict()

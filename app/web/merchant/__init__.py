@@ -23,6 +23,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from app.domain.shops.service import normalise_domain
 from app.errors import DomainError, Unauthorized
 from app.web import deps
+from app.web.merchant import embedded as embedded_page
 from app.web.merchant.identity import current_merchant
 from app.web.merchant.install import ExchangeFailed
 from app.web.pages import html_errors
@@ -127,9 +128,11 @@ def _api_key() -> str:
 
 @bp.context_processor
 def embedding():
-    """App Bridge needs the (public) API key on embedded pages."""
+    """App Bridge needs the (public) API key on embedded pages; its toasts, the notices."""
     merchant = g.get("merchant")
-    return {"embedded": bool(merchant and merchant.embedded), "shopify_api_key": _api_key()}
+    embedded = bool(merchant and merchant.embedded)
+    return {"embedded": embedded, "shopify_api_key": _api_key(),
+            "notices": embedded_page.notices(embedded=embedded)}
 
 
 # Imported last: the children import this package's helpers.
