@@ -135,6 +135,17 @@ def test_a_shop_that_must_reconnect_is_reconnected_by_opening_the_app(
         assert session.scalar(select(func.count(Shop.id))) == 1
 
 
+def test_a_non_expiring_token_from_an_earlier_install_is_exchanged_for_an_expiring_one(
+        rt, client, shopify, admin, world):
+    with unit_of_work(rt.sessions) as session:
+        session.get(Shop, world.shop_id).scopes = "write_products,write_inventory"  # OAuth's
+    assert open_app(client, session_token(rt, world.shop.domain)).status_code == 200
+    assert len(exchanges(shopify)) == 1
+    with unit_of_work(rt.sessions) as session:
+        shop = session.get(Shop, world.shop_id)
+        assert shop.refresh_token_ciphertext and shop.token_expires_at
+
+
 def test_a_custom_app_shop_opened_embedded_keeps_its_token(rt, client, shopify, world):
     token = world.shop.token_ciphertext
     assert open_app(client, session_token(rt, world.shop.domain)).status_code == 200

@@ -36,14 +36,17 @@ class ExchangeFailed(Exception):
 
 
 def needs_exchange(shop: Shop | None) -> bool:
-    """No usable offline token, or one granted fewer scopes than the app asks for now.
+    """No usable offline token, a non-expiring one from an earlier install (Shopify rejects
+    those from 2027), or one granted fewer scopes than the app asks for now.
 
     A custom app's token (`backorder shops add`) records no scopes: its scopes are
-    the merchant's choice, never re-exchanged.
+    the merchant's choice, and it never expires; it is never exchanged.
     """
     if shop is None or not shop.active or shop.needs_reinstall or not shop.token_ciphertext:
         return True
-    return bool(shop.scopes) and bool(scopes_missing(shop.scopes, SCOPES))
+    if not shop.scopes:
+        return False
+    return shop.refresh_token_ciphertext is None or bool(scopes_missing(shop.scopes, SCOPES))
 
 
 def install(rt: Runtime, domain: str, grant: OfflineGrant) -> Shop:
