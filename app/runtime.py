@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.db import make_engine, make_session_factory
-from app.domain.ports import ShopifyAdmin
+from app.domain.ports import AccessTokenSource, ShopifyAdmin, TokenEndpoint
 
 if TYPE_CHECKING:
     from app.inbox import InboxWriter
@@ -48,11 +48,16 @@ class Runtime:
         return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2,
                                     health_check_interval=30)
 
-    def shopify_admin(self, domain: str, token: str) -> ShopifyAdmin:
+    def shopify_admin(self, domain: str, token: str | AccessTokenSource) -> ShopifyAdmin:
         if self.admin_factory is not None:
             return self.admin_factory(domain, token)
         from integrations.factory import shopify_admin
         return shopify_admin(self.settings, domain, token)
+
+    def shopify_tokens(self) -> TokenEndpoint:
+        """Shopify's token endpoint for this app (OAuth code, token exchange, refresh)."""
+        from integrations.factory import shopify_tokens
+        return shopify_tokens(self.settings)
 
     def close(self) -> None:
         if "inbox" in self.__dict__:

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from app.config import Settings
-from app.domain.ports import EmailSender, ShopifyAdmin, SmsSender
+from app.domain.ports import AccessTokenSource, EmailSender, ShopifyAdmin, SmsSender, TokenEndpoint
 
 
-def shopify_admin(settings: Settings, shop_domain: str, access_token: str) -> ShopifyAdmin:
+def shopify_admin(settings: Settings, shop_domain: str,
+                  access_token: str | AccessTokenSource) -> ShopifyAdmin:
+    """`access_token`: a custom app's fixed token, or a source that refreshes an expiring one."""
     from integrations.shopify.admin import build_admin
     return build_admin(settings, shop_domain, access_token)
+
+
+def shopify_tokens(settings: Settings) -> TokenEndpoint:
+    from integrations.shopify.tokens import ShopifyTokenEndpoint
+    return ShopifyTokenEndpoint(settings)
 
 
 def sms_sender(settings: Settings) -> SmsSender:

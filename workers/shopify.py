@@ -15,6 +15,7 @@ from app.db import unit_of_work
 from app.domain.base import utcnow
 from app.domain.followups import push_variants as push_followup
 from app.domain.inventory import publish, service, sync
+from app.domain.shops.credentials import ShopToken, mark_needs_reconnect
 from app.domain.shops.models import Shop
 from app.domain.suppliers.shopify_receipts import RECEIPTS
 from app.domain.suppliers.supply import PLAN
@@ -27,20 +28,21 @@ log = logging.getLogger(__name__)
 
 
 def admin_for(shop_id: int):
-    """The shop's Admin API adapter, or None when the shop cannot be called."""
+    """The shop's Admin API adapter, or None when the shop cannot be called. An expiring
+    token is refreshed when due, one refresh per shop at a time (a Redis lock)."""
     rt = runtime()
     with unit_of_work(rt.sessions) as session:
-        shop = session.get(Shop, shop_id)
-        if shop is None or not shop.active or shop.needs_reinstall or not shop.token_ciphertext:
-            return None
-        domain, ciphertext = shop.domain, shop.token_ciphertext
-    return rt.shopify_admin(domain, TokenCipher(rt.settings.secret_key).decrypt(ciphertext))
+        domain = session.scalar(select(Shop.domain).where(Shop.id == shop_id))
+    if domain is None:
+        return None
+    token = ShopToken(rt.sessions, shop_id, domain, cipher=TokenCipher(rt.settings.secret_key),
+                      endpoint=rt.shopify_tokens(),
+                      lock=lambda key: queues.one_run_at_a_time(rt.redis, key))
+    return rt.shopify_admin(domain, token) if token.load() else None
 
 
 def needs_reinstall(shop_id: int, exc: AuthRevoked) -> None:
-    log.warning("shop %s revoked our token (%s): marked as needing reinstall", shop_id, exc)
-    with unit_of_work(runtime().sessions) as session:
-        session.get(Shop, shop_id).needs_reinstall = True
+    mark_needs_reconnect(runtime().sessions, shop_id, str(exc))
 
 
 def push_variants(shop_id: int) -> int:

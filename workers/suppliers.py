@@ -19,16 +19,16 @@ from sqlalchemy import select
 
 from app.db import unit_of_work
 from app.domain.followups import FollowUp
-from app.domain.shops.models import Shop
 from app.domain.suppliers import dispatch, receiving, reorder
 from app.domain.suppliers.models import PurchaseOrder
 from app.domain.suppliers.portal import TOKEN_PURPOSE
 from app.domain.suppliers.service import PushReceipts, SendPurchaseOrder
 from app.errors import IntegrationError, PermanentError, TransientError
-from app.security import LinkSigner, TokenCipher
+from app.security import LinkSigner
 from integrations.suppliers import supplier_channel
 from workers import queues
 from workers.context import runtime
+from workers.shopify import admin_for
 
 log = logging.getLogger(__name__)
 # Shopify failures after which the delta surely was not applied (the client says so).
@@ -120,7 +120,8 @@ def push_receipts(po_id: int) -> None:
     rt = runtime()
     with unit_of_work(rt.sessions) as session:
         ids = receiving.pending_receipt_ids(session, po_id)
-        admin = _admin(rt, session, po_id) if ids else None
+        shop_id = session.scalar(select(PurchaseOrder.shop_id).where(PurchaseOrder.id == po_id))
+    admin = _admin(shop_id, po_id) if ids else None
     for receipt_id in ids:
         _push_receipt(rt, admin, receipt_id)
 
@@ -154,10 +155,8 @@ def _record_push_failure(rt, receipt_id: int, exc: IntegrationError) -> None:
                                          outcome=outcome)
 
 
-def _admin(rt, session, po_id: int):
-    shop = session.scalar(select(Shop).join(PurchaseOrder, PurchaseOrder.shop_id == Shop.id)
-                          .where(PurchaseOrder.id == po_id))
-    if shop is None or not shop.active or not shop.token_ciphertext:
+def _admin(shop_id: int | None, po_id: int):
+    admin = admin_for(shop_id) if shop_id is not None else None
+    if admin is None:
         raise PermanentError(f"the shop of purchase order {po_id} has no Admin API token")
-    token = TokenCipher(rt.settings.secret_key).decrypt(shop.token_ciphertext)
-    return rt.shopify_admin(shop.domain, token)  # integrations.factory, unless tests inject one
+    return admin  # integrations.factory, unless tests inject one

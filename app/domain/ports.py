@@ -112,6 +112,45 @@ class ShopifyAdmin(Protocol):
         ...
 
 
+# --- Shopify app credentials ------------------------------------------------
+
+@dataclass(frozen=True)
+class OfflineGrant:
+    """An offline access token as Shopify's token endpoint hands it out.
+
+    `expires_at` None is a token that never expires (custom apps, legacy installs);
+    an expiring one comes with the refresh token that buys the next one.
+    """
+
+    token: str = field(repr=False)
+    scopes: str = ""
+    expires_at: datetime | None = None
+    refresh_token: str | None = field(default=None, repr=False)
+    refresh_expires_at: datetime | None = None
+
+
+class TokenEndpoint(Protocol):
+    """Shopify's `/admin/oauth/access_token` for this app: every grant it knows."""
+
+    def exchange_code(self, domain: str, code: str) -> OfflineGrant: ...
+
+    def exchange_session_token(self, domain: str, session_token: str) -> OfflineGrant: ...
+
+    def refresh(self, domain: str, refresh_token: str) -> OfflineGrant:
+        """The next access and refresh token; AuthRevoked when the refresh token is dead."""
+        ...
+
+
+class AccessTokenSource(Protocol):
+    """What the Admin API client asks for a token: the current one, or a new one after a 401."""
+
+    def current(self) -> str: ...
+
+    def renew(self, rejected: str) -> str:
+        """A token other than `rejected`; AuthRevoked when none can be had."""
+        ...
+
+
 # --- Messages --------------------------------------------------------------
 
 @dataclass(frozen=True)

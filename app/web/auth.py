@@ -4,9 +4,10 @@ OAuth (CONTRACT.md: GET /auth/install?shop=..., GET /auth/callback):
 install keeps a random `state` in the signed session cookie and sends the
 merchant to Shopify; the callback accepts only a sanitised *.myshopify.com
 domain, Shopify's HMAC and a fresh timestamp (ShopifyAPI's checks), and the
-state it handed out, used once. The offline token is encrypted at rest
-(TokenCipher), the shop's webhooks are subscribed (onboard_shop), its catalog
-sync is queued, and a fresh cookie session starts.
+state it handed out, used once. The code is traded for an expiring offline
+token, stored encrypted with its refresh token (merchant.install, shared with
+token exchange), the shop's webhooks are subscribed, its catalog sync is queued,
+and a fresh cookie session starts.
 """
 
 from __future__ import annotations
@@ -19,16 +20,12 @@ from urllib.parse import urlparse
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
 
-from app.db import unit_of_work
-from app.domain.followups import FollowUp
-from app.domain.shops.models import Shop
-from app.domain.shops.onboarding import onboard_shop
 from app.domain.shops.service import normalise_domain
 from app.errors import DomainError, Forbidden, IntegrationError
-from app.security import TokenCipher
 from app.web.deps import rt, settings
 from app.web.merchant import identity, oauth, safe_next, security_headers
-from workers import queues
+from app.web.merchant.install import install as install_shop
+from integrations.shopify.tokens import shopify_origin
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -75,24 +72,11 @@ def callback():
     if not (hmac.compare_digest(str(expected.get("state", "")), params.get("state", "-"))
             and expected.get("shop") == domain):
         raise Forbidden("This sign-in did not start here or has expired; start the install again.")
-    grant = oauth.exchange_code(settings(), domain, params.get("code", ""))
-    shop = _install(domain, grant)
+    grant = rt().shopify_tokens().exchange_code(domain, params.get("code", ""))
+    shop = install_shop(rt(), domain, grant)
     identity.login(shop)
     log.info("shop %s installed the app (scopes %s)", domain, grant.scopes)
     return redirect(safe_next(expected.get("next")))
-
-
-def _install(domain: str, grant: oauth.Grant) -> Shop:
-    runtime = rt()
-    shop_id = onboard_shop(
-        runtime.sessions, domain=domain,
-        token_ciphertext=TokenCipher(runtime.settings.secret_key).encrypt(grant.token),
-        admin=runtime.shopify_admin(domain, grant.token),
-        callback_url=f"{runtime.settings.public_url}/webhooks/shopify", scopes=grant.scopes)
-    queues.enqueue(runtime.redis, FollowUp("workers.shopify.sync_shop", (shop_id,),
-                                           queues.SHOPIFY, job_id=f"sync-shop-{shop_id}"))
-    with unit_of_work(runtime.sessions) as db:
-        return db.get(Shop, shop_id)
 
 
 @bp.get("/link/<token>")
@@ -116,7 +100,7 @@ def logout():
 
 def _shopify_form_target() -> str:
     """The origin the install redirect goes to, for the login page's CSP form-action."""
-    url = urlparse(oauth.shopify_origin(settings(), "{shop}"))
+    url = urlparse(shopify_origin(settings(), "{shop}"))
     return f"{url.scheme}://{url.netloc.replace('{shop}', '*.myshopify.com')}"
 
 

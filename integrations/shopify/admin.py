@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from app.config import Settings
 from app.domain.ports import (
+    AccessTokenSource,
     DiscountCodeSpec,
     InventoryLevelInfo,
     OrderInfo,
@@ -197,7 +198,8 @@ class GraphQLShopifyAdmin:
             phone=node.get("phone"), lines=tuple(_line(line) for line in lines))
 
 
-def build_admin(settings: Settings, shop_domain: str, access_token: str) -> GraphQLShopifyAdmin:
+def build_admin(settings: Settings, shop_domain: str,
+                access_token: str | AccessTokenSource) -> GraphQLShopifyAdmin:
     """The real adapter for one shop, configured from the settings."""
     client = GraphQLClient(shop_domain, access_token, url_template=settings.shopify_admin_api_url,
                            api_version=settings.shopify_api_version,

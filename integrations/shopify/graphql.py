@@ -5,6 +5,8 @@ Shopify limits GraphQL by calculated query cost (a leaky bucket reported in
 each document asked for, and waits before a call that would be throttled.
 Failures are sorted once, here, into the service's taxonomy: TransientError
 after the retries run out, AuthRevoked for 401/403, PermanentError for the rest.
+A 401 first asks the token source for a new token (an expiring token that lapsed)
+and sends the request once more: Shopify ran nothing, so even a mutation may.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 import requests
 
+from app.domain.ports import AccessTokenSource
 from app.errors import AuthRevoked, PermanentError, TransientError
 
 log = logging.getLogger(__name__)
@@ -49,10 +52,27 @@ class _Retry(Exception):
         self.applied_maybe = applied_maybe
 
 
+class StaticToken:
+    """A token that never changes (a custom app's): nothing to renew it with."""
+
+    def __init__(self, token: str):
+        self._token = token
+
+    def __repr__(self) -> str:  # never shows the token
+        return "StaticToken()"
+
+    def current(self) -> str:
+        return self._token
+
+    def renew(self, rejected: str) -> str:
+        raise AuthRevoked("Shopify answered 401: the access token no longer works", code=401)
+
+
 class GraphQLClient:
     """Executes GraphQL documents against one shop's Admin API."""
 
-    def __init__(self, shop_domain: str, access_token: str, *, url_template: str,
+    def __init__(self, shop_domain: str, access_token: str | AccessTokenSource, *,
+                 url_template: str,
                  api_version: str, timeout: float | tuple[float, float],
                  session: requests.Session | None = None, max_retries: int = 5,
                  sleep: Callable[[float], None] = time.sleep,
@@ -63,7 +83,7 @@ class GraphQLClient:
         self.url = url_template.format(shop=shop_domain, version=api_version)
         self.timeout = timeout if isinstance(timeout, tuple) else (timeout, timeout)
         self.max_retries = max_retries
-        self._token = access_token
+        self._tokens = StaticToken(access_token) if isinstance(access_token, str) else access_token
         self._session = session or requests.Session()
         self._sleep = sleep
         self._clock = clock
@@ -98,15 +118,18 @@ class GraphQLClient:
     # --- one attempt -------------------------------------------------------
 
     def _attempt(self, document: str, variables: dict) -> dict:
-        response = self._post(document, variables)
+        token = self._tokens.current()
+        response = self._post(document, variables, token)
+        if response.status_code == 401:
+            response = self._post(document, variables, self._tokens.renew(token))
         _check_status(response)
         body = _json(response)
         self._observe_cost(document, body)
         _check_errors(body)
         return body.get("data") or {}
 
-    def _post(self, document: str, variables: dict) -> requests.Response:
-        headers = {"X-Shopify-Access-Token": self._token, "Accept": "application/json"}
+    def _post(self, document: str, variables: dict, token: str) -> requests.Response:
+        headers = {"X-Shopify-Access-Token": token, "Accept": "application/json"}
         try:
             return self._session.post(self.url, json={"query": document, "variables": variables},
                                       headers=headers, timeout=self.timeout)

@@ -1,18 +1,27 @@
-"""Fixtures for the merchant pages: a fake Shopify for OAuth, logged-in clients, shop worlds."""
+"""Fixtures for the merchant pages: a fake Shopify for OAuth, logged-in clients, shop worlds,
+and headless Chromium (Debian's, driven by Playwright) with the app served on loopback."""
 
 from __future__ import annotations
 
+import os
 import re
+import time
+from pathlib import Path
 
+import jwt
 import pytest
 
+from app.web import create_app
 from app.web.merchant.identity import installed_stamp
 from integrations.shopify.fake import FakeShopifyAdmin
 from tests.merchant.fake_shopify import FakeShopify, ServedApp
 from tests.suppliers.world import World
 from tests.support.factories import make_shop
+from tests.support.processes import free_port
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "merchant"
 
 
 @pytest.fixture
@@ -49,6 +58,42 @@ def other_world(rt):
     return World(rt)
 
 
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (make test installs it)")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def live(rt, monkeypatch, shopify):
+    """The app on a loopback port; PUBLIC_URL points at it so OAuth comes back to it."""
+    port = free_port()
+    monkeypatch.setattr(rt, "settings", rt.settings.with_overrides(
+        public_url=f"http://127.0.0.1:{port}"))
+    with ServedApp(create_app(runtime=rt), port) as served:
+        yield served
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
 def login(client, shop) -> None:
     """Log the client in as the merchant of `shop` (what OAuth or a login link ends with)."""
     with client.session_transaction() as session:
@@ -71,4 +116,15 @@ def merchant_client(client, world, admin):
     return client
 
 
-__all__ = ["csrf_token", "login", "make_shop"]
+def session_token(rt, shop: str, **changes) -> str:
+    """An App Bridge session token (a JWT signed with the app's secret) for the shop."""
+    now = int(time.time())
+    claims = {"iss": f"https://{shop}/admin", "dest": f"https://{shop}", "aud": "test-api-key",
+              "sub": "42", "exp": now + 60, "nbf": now - 5, "iat": now - 5, "jti": "j1",
+              "sid": "s1", **changes}
+    secret = changes.pop("secret", None) or rt.settings.shopify_api_secret
+    claims.pop("secret", None)
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+__all__ = ["csrf_token", "login", "make_shop", "session_token", "shot"]

@@ -2,16 +2,18 @@
 
 `/{shop}/admin/oauth/authorize` plays the merchant who approves at once: it
 redirects to the app's redirect_uri with a code, the shop, the state, a
-timestamp and Shopify's HMAC. `/{shop}/admin/oauth/access_token` trades a code
-it issued (once) for a token. The HMAC is computed here from Shopify's
-documentation, independently of ShopifyAPI, so the app's check is really tested.
+timestamp and Shopify's HMAC. `/{shop}/admin/oauth/access_token` is a
+TokenAuthority (tests/support/shopify_tokens.py): it trades a code this fake issued
+(once), a session token (token exchange) or a refresh token. The HMAC is computed
+here from Shopify's documentation, independently of ShopifyAPI, so the app's check
+is really tested.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import itertools
+import json
 import secrets
 import threading
 import time
@@ -21,9 +23,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from tests.support.processes import free_port
-
-GRANTED_SCOPES = ("read_products,write_products,read_inventory,write_inventory,read_orders,"
-                  "write_order_edits,write_discounts")
+from tests.support.shopify_tokens import TokenAuthority
 
 
 def sign_params(params: dict[str, str], secret: str) -> str:
@@ -41,7 +41,8 @@ class FakeShopify:
         self.granted: list[tuple[str, str]] = []  # (shop, token)
         self.exchange_requests: list[dict] = []
         self.refuse_exchange = False
-        self._tokens = itertools.count(1)
+        self.tokens = TokenAuthority(api_key, secret)
+        self.app_url = ""  # where the admin page's iframe points (the app under test)
 
     def callback_params(self, shop: str, state: str, *, timestamp: int | None = None) -> dict:
         """What Shopify appends to the redirect_uri once the merchant approved."""
@@ -58,6 +59,8 @@ class FakeShopify:
             response = self._authorize(shop, request)
         elif rest == "admin/oauth/access_token" and request.method == "POST":
             response = self._exchange(shop, request)
+        elif rest == "admin/apps/backorder" and request.method == "GET":
+            response = self._admin_page(shop)
         else:
             response = Response("not found", 404)
         return response(environ, start_response)
@@ -69,17 +72,24 @@ class FakeShopify:
         target = f"{request.args['redirect_uri']}?{urlencode(params)}"
         return Response("", 302, {"Location": target})
 
+    def _admin_page(self, shop: str) -> Response:
+        """The shop's admin with the app open: an iframe on the app's URL, as Shopify loads
+        it (`app_url`, set by the test), without a session token yet."""
+        src = f"{self.app_url}/app/?{urlencode({'embedded': '1', 'shop': shop, 'host': 'YWRtaW4'})}"
+        return Response(f'<!doctype html><title>Shopify admin</title><h1>{shop}</h1>'
+                        f'<iframe id="app" name="app" src="{src}" width="1200" height="800">'
+                        f'</iframe>', mimetype="text/html")
+
     def _exchange(self, shop: str, request: Request) -> Response:
-        body = request.get_json(silent=True) or {}
+        body = request.get_json(silent=True) or request.form.to_dict()
         self.exchange_requests.append(body)
-        valid = (body.get("client_id") == self.api_key and body.get("client_secret") == self.secret
-                 and self.codes.pop(body.get("code"), None) == shop)
-        if self.refuse_exchange or not valid:
+        if self.refuse_exchange:
             return Response('{"error":"invalid_request"}', 400, mimetype="application/json")
-        token = f"shpat_fake_{next(self._tokens):04d}"
-        self.granted.append((shop, token))
-        return Response(f'{{"access_token":"{token}","scope":"{GRANTED_SCOPES}"}}',
-                        mimetype="application/json")
+        status, payload = self.tokens.answer(
+            shop, body, code_valid=lambda code: self.codes.pop(code, None) == shop)
+        if status == 200:
+            self.granted.append((shop, payload["access_token"]))
+        return Response(json.dumps(payload), status, mimetype="application/json")
 
 
 class ServedApp:

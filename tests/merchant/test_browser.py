@@ -9,59 +9,17 @@ test-artifacts/merchant/.
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from app.domain.ports import OrderLineInfo
-from app.web import create_app
-from tests.merchant.fake_shopify import ServedApp
+from tests.merchant.conftest import shot
 from tests.merchant.test_pages import BAD_CSV, GOOD_CSV
 from tests.suppliers.world import now
-from tests.support.processes import free_port
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "merchant"
 SHOP = "demo-tees.myshopify.com"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed (make test installs it)")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def live(rt, monkeypatch, shopify):
-    """The app on a loopback port; PUBLIC_URL points at it so OAuth comes back to it."""
-    port = free_port()
-    monkeypatch.setattr(rt, "settings", rt.settings.with_overrides(
-        public_url=f"http://127.0.0.1:{port}"))
-    with ServedApp(create_app(runtime=rt), port) as served:
-        yield served
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
-
-
-def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def seed_shopify(admin) -> None:

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urlparse
 
-import jwt
 import pytest
 import requests
 from sqlalchemy import select
 
 from app.db import unit_of_work
+from app.domain.base import utcnow
 from app.domain.intake.topics import SUBSCRIBED_TOPICS
 from app.domain.shops.models import Shop
 from app.security import TokenCipher
 from app.web.merchant import identity
-from tests.merchant.conftest import csrf_token, login
+from tests.merchant.conftest import csrf_token, login, session_token
 
 SHOP = "shop-one.myshopify.com"
 # Shopify's HMAC test secret (tests/conftest.py) is shorter than PyJWT recommends.
@@ -71,13 +72,21 @@ def test_callback_stores_the_token_encrypted_subscribes_webhooks_and_logs_in(
     (domain, token), = shopify.granted
     shop = shop_row(rt)
     assert shop.active and token not in shop.token_ciphertext
-    assert TokenCipher(rt.settings.secret_key).decrypt(shop.token_ciphertext) == token
+    cipher = TokenCipher(rt.settings.secret_key)
+    assert cipher.decrypt(shop.token_ciphertext) == token
+    # An expiring offline token (Shopify rejects public apps' others from 2027), with its
+    # refresh token encrypted beside it.
+    assert shopify.exchange_requests[0]["expiring"] == "1"
+    refresh = cipher.decrypt(shop.refresh_token_ciphertext)
+    assert refresh.startswith("shprt_") and refresh not in shop.refresh_token_ciphertext
+    assert shop.token_expires_at > utcnow() + timedelta(minutes=55)
+    assert shop.refresh_token_expires_at > utcnow() + timedelta(days=89)
     assert set(admin.webhooks) == set(SUBSCRIBED_TOPICS)
     assert set(admin.webhooks.values()) == {"https://backorder.test/webhooks/shopify"}
     page = client.get("/app/")
     assert page.status_code == 200 and SHOP in page.get_data(as_text=True)
     assert token not in page.get_data(as_text=True)
-    for secret in (token, rt.settings.shopify_api_secret, shop.token_ciphertext):
+    for secret in (token, refresh, rt.settings.shopify_api_secret, shop.token_ciphertext):
         assert secret not in caplog.text  # not by us, requests, urllib3 or Flask
     admin.add_variant(55, sku="TEE", available={1: 3})
     run_jobs()  # the catalog sync queued at install
@@ -142,16 +151,6 @@ def test_an_uninstall_ends_the_merchants_session(rt, client, world):
         session.get(Shop, world.shop_id).active = False
     response = client.get("/app/")
     assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
-
-
-def session_token(rt, shop: str, **changes) -> str:
-    now = int(time.time())
-    claims = {"iss": f"https://{shop}/admin", "dest": f"https://{shop}", "aud": "test-api-key",
-              "sub": "42", "exp": now + 60, "nbf": now - 5, "iat": now - 5, "jti": "j1",
-              "sid": "s1", **changes}
-    secret = changes.pop("secret", None) or rt.settings.shopify_api_secret
-    claims.pop("secret", None)
-    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 def test_a_shopify_session_token_authenticates_an_embedded_request(rt, client, world):

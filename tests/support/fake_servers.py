@@ -40,6 +40,7 @@ from aiosmtpd.controller import Controller
 
 from integrations.shopify import documents as docs
 from tests.support.processes import free_port
+from tests.support.shopify_tokens import TokenAuthority
 
 # --- failure plans -------------------------------------------------------------------
 
@@ -270,7 +271,9 @@ class GraphQLCall:
 
 
 class FakeShopify(_HttpFake):
-    """The Admin GraphQL endpoint at /{shop}/graphql.json, answering documents.py's documents.
+    """The Admin GraphQL endpoint at /{shop}/admin/api/{version}/graphql.json (or
+    /{shop}/graphql.json), answering documents.py's documents, and the token endpoint at
+    /{shop}/admin/oauth/access_token (`tokens`, a TokenAuthority).
 
     Only the exact documents in `integrations.shopify.documents` are accepted (anything
     else is a 400), with the shop's access token. State changes (policies, metafields,
@@ -279,18 +282,27 @@ class FakeShopify(_HttpFake):
     later than the client waits), "timeout-unapplied" (nothing is applied).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, api_key: str = "fake-api-key", secret: str = "fake-api-secret") -> None:
         super().__init__()
         self._lock = threading.RLock()
         self.shops: dict[str, ShopState] = {}
         self.calls: list[GraphQLCall] = []
+        self.tokens = TokenAuthority(api_key, secret)
+        self.rejected: list[str] = []  # shops whose request was refused 401, in order
 
     def env(self) -> dict[str, str]:
-        return {"SHOPIFY_ADMIN_API_URL": self.url + "/{shop}/graphql.json"}
+        return {"SHOPIFY_ADMIN_API_URL": self.url + "/{shop}/admin/api/{version}/graphql.json"}
 
     def add_shop(self, domain: str, token: str) -> ShopState:
+        """A shop whose app uses a fixed token (a custom app's)."""
         with self._lock:
             return self.shops.setdefault(domain, ShopState(domain, token))
+
+    def install_expiring(self, domain: str) -> dict:
+        """A shop that installed the public app: only expiring tokens work; returns the
+        grant the install received."""
+        self.add_shop(domain, "")
+        return self.tokens.issue(domain)
 
     def shop(self, domain: str) -> ShopState:
         return self.shops[domain]
@@ -303,11 +315,16 @@ class FakeShopify(_HttpFake):
     # --- HTTP ------------------------------------------------------------------
 
     def handle(self, path, headers, body):
-        match = re.fullmatch(r"/([^/]+)/graphql\.json", path.split("?", 1)[0])
+        path = path.split("?", 1)[0]
+        if oauth := re.fullmatch(r"/([^/]+)/admin/oauth/access_token", path):
+            return _json(*self.tokens.answer(oauth.group(1), _form_or_json(body)))
+        match = re.fullmatch(r"/([^/]+)(?:/admin/api/[^/]+)?/graphql\.json", path)
         shop = self.shops.get(match.group(1)) if match else None
         if shop is None:
             return _json(404, {"errors": "Not Found"})
-        if headers.get("X-Shopify-Access-Token") != shop.token:
+        token = headers.get("X-Shopify-Access-Token")
+        if not token or not (token == shop.token or self.tokens.accepts(shop.domain, token)):
+            self.rejected.append(shop.domain)
             return _json(401, {"errors": "[API] Invalid API key or access token"})
         try:
             request = json.loads(body)
@@ -482,6 +499,14 @@ class FakeShopify(_HttpFake):
             return {"order": None}
         nodes = [self._line_node(line) for line in order.lines]
         return {"order": {"lineItems": _page(nodes, v["first"], v.get("after"))}}
+
+
+def _form_or_json(body: bytes) -> dict:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return dict(urllib.parse.parse_qsl(body.decode(errors="replace")))
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def _page(nodes: list, first: int, after: str | None) -> dict:

@@ -1,4 +1,9 @@
-"""Shops that installed the app, with their Admin API token encrypted at rest."""
+"""Shops that installed the app, with their Admin API token encrypted at rest.
+
+A public-app install holds an expiring offline token: the access token lasts an hour
+and its refresh token (also encrypted) buys the next one. A custom-app token from
+`backorder shops add` has neither expiry nor refresh token.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,9 @@ class Shop(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     domain: Mapped[str] = mapped_column(String(255), unique=True)
     token_ciphertext: Mapped[str | None] = mapped_column(Text)
+    token_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    refresh_token_ciphertext: Mapped[str | None] = mapped_column(Text)
+    refresh_token_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     scopes: Mapped[str] = mapped_column(String(1000), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     needs_reinstall: Mapped[bool] = mapped_column(Boolean, default=False)

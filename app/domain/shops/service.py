@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from app.domain.base import Base, utcnow
 from app.domain.intake.service import SHOP_DOMAIN, HandlerContext
 from app.domain.shops.models import Shop
+from app.domain.shops.rules import SealedRefresh
 from app.errors import InvalidInput, NotFound
 
 
@@ -20,8 +21,12 @@ def normalise_domain(domain: str) -> str:
 
 
 def register_shop(session: Session, *, domain: str, token_ciphertext: str,
-                  scopes: str = "") -> Shop:
-    """Create the shop or reactivate it with a fresh token (reinstall)."""
+                  scopes: str = "", refresh: SealedRefresh | None = None) -> Shop:
+    """Create the shop or reactivate it with a fresh token (reinstall).
+
+    `refresh` is the expiring token's expiry and refresh token; None is a token that
+    does not expire (a custom app's).
+    """
     domain = normalise_domain(domain)
     shop = session.scalar(select(Shop).where(Shop.domain == domain))
     if shop is None:
@@ -29,6 +34,7 @@ def register_shop(session: Session, *, domain: str, token_ciphertext: str,
         session.add(shop)
     shop.token_ciphertext = token_ciphertext
     shop.scopes = scopes
+    (refresh or SealedRefresh()).apply(shop)
     shop.active, shop.needs_reinstall, shop.uninstalled_at = True, False, None
     shop.installed_at = utcnow()
     session.flush()
@@ -46,6 +52,7 @@ def handle_app_uninstalled(ctx: HandlerContext) -> None:
     """The token is dead: forget it and stop every job for this shop (jobs check `active`)."""
     ctx.shop.active = False
     ctx.shop.token_ciphertext = None
+    SealedRefresh().apply(ctx.shop)
     ctx.shop.uninstalled_at = utcnow()
 
 

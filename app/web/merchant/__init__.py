@@ -6,6 +6,11 @@ which only ever query and change the logged-in shop's rows. Requests carrying
 a Shopify session token skip the CSRF token: the bearer token is not sent by
 the browser on its own, so a forged form cannot carry it (the cookie session
 is what CSRF protects).
+
+Embedded in Shopify admin, a page may be framed by that shop's admin and by
+admin.shopify.com, nobody else (CSP frame-ancestors, per shop). A document load
+from the admin without a session token gets the "bounce" page: App Bridge hands
+it a token and it loads the page again with it.
 """
 
 from __future__ import annotations
@@ -15,10 +20,14 @@ from urllib.parse import urlparse
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
-from app.errors import Unauthorized
+from app.domain.shops.service import normalise_domain
+from app.errors import DomainError, Unauthorized
 from app.web import deps
+from app.web.merchant import embedded as embedded_page
 from app.web.merchant.identity import current_merchant
+from app.web.merchant.install import ExchangeFailed
 from app.web.pages import html_errors
+from integrations.shopify.tokens import shopify_origin
 
 log = logging.getLogger(__name__)
 bp = Blueprint("merchant", __name__, url_prefix="/app")
@@ -32,6 +41,8 @@ def guard():
         if request.method != "GET":
             raise Unauthorized("Please log in again.")
         here = request.full_path.rstrip("?")
+        if request.args.get("embedded") == "1" and request.args.get("shop"):
+            return _bounce()
         if request.args.get("shop"):  # opened from Shopify (app store, admin): install or re-auth
             return redirect(url_for("auth.install", shop=request.args["shop"], next=request.path))
         return redirect(url_for("auth.login", next=here))
@@ -40,10 +51,30 @@ def guard():
     return None
 
 
+def _bounce():
+    """A page that only asks App Bridge for a session token and comes back with it."""
+    g.embedding_shop = _admin_shop(request.args["shop"])
+    return render_template("merchant/bounce.html", shopify_api_key=_api_key(),
+                           embedded=True), 200
+
+
+def _admin_shop(domain: str) -> str | None:
+    try:
+        return normalise_domain(domain)
+    except DomainError:
+        return None
+
+
+def _admin_origin(domain: str) -> str:
+    """The shop's admin origin: `https://{shop}` (or the fake Shopify's host in tests)."""
+    url = urlparse(shopify_origin(deps.settings(), domain))
+    return f"{url.scheme}://{url.netloc}"
+
+
 @bp.after_request
 def headers(response):
-    merchant = g.get("merchant")
-    shop_admin = f"https://{merchant.domain}" if merchant and merchant.embedded else None
+    domain = g.get("embedding_shop")
+    shop_admin = _admin_origin(domain) if domain else None
     return security_headers(response, frame_ancestors=shop_admin, embedded=bool(shop_admin))
 
 
@@ -84,15 +115,24 @@ html_errors(bp, _error_page, stale_form="This form was open too long or came fro
                                         "Reload the page and try again.")
 
 
+@bp.errorhandler(ExchangeFailed)
+def exchange_failed(exc: ExchangeFailed):
+    """Nothing was stored: opening the app again starts over."""
+    return _error_page("Shopify did not hand this app its access to your shop, so it is not "
+                       "installed yet. Reload the app from your Shopify admin to try again.", 502)
+
+
 def _api_key() -> str:
     return deps.settings().shopify_api_key or ""
 
 
 @bp.context_processor
 def embedding():
-    """App Bridge needs the (public) API key on embedded pages."""
+    """App Bridge needs the (public) API key on embedded pages; its toasts, the notices."""
     merchant = g.get("merchant")
-    return {"embedded": bool(merchant and merchant.embedded), "shopify_api_key": _api_key()}
+    embedded = bool(merchant and merchant.embedded)
+    return {"embedded": embedded, "shopify_api_key": _api_key(),
+            "notices": embedded_page.notices(embedded=embedded)}
 
 
 # Imported last: the children import this package's helpers.

@@ -6,6 +6,7 @@ from flask import g, redirect, render_template, url_for
 from werkzeug.datastructures import MultiDict
 
 from app.web.deps import rt
+from app.web.merchant.embedded import carry_notices
 from app.web.merchant.identity import Merchant, session_token
 from workers.suppliers import enqueue_followups
 
@@ -23,10 +24,12 @@ def page(template: str, code: int = 200, **context):
 
 
 def back_to(endpoint: str, **values):
-    """303 to a page after a form; embedded requests keep their session token for it."""
+    """303 to a page after a form; embedded requests keep their session token for it, and
+    their messages (no cookie reaches the admin's iframe)."""
     token = session_token() if merchant().embedded else None
     if token:
         values["id_token"] = token  # valid for about a minute: enough for this redirect
+        values["notices"] = carry_notices()
     return redirect(url_for(endpoint, **values), code=303)
 
 

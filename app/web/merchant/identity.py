@@ -8,7 +8,9 @@ Three ways in, one answer (`Merchant`):
   every session opened before it;
 - embedded in Shopify admin: an App Bridge session token per request, in the
   `Authorization: Bearer` header (fetches), or as `id_token` in the query
-  (Shopify's document loads) or the form (static/embedded.js adds it);
+  (Shopify's document loads) or the form (static/embedded.js adds it). A valid
+  token for a shop without a usable offline token is exchanged for one first
+  (managed installation, merchant.install);
 - custom-app shops (`backorder shops add`, no OAuth): `backorder shops
   login-link DOMAIN` prints a signed link that works once, within 15 minutes.
 """
@@ -19,7 +21,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC
 
-from flask import request, session
+from flask import g, request, session
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
@@ -29,7 +31,7 @@ from app.domain.shops.models import Shop
 from app.errors import NotFound, Unauthorized
 from app.runtime import Runtime
 from app.security import LinkSigner
-from app.web.merchant import oauth
+from app.web.merchant import install, oauth
 
 LINK_PURPOSE = "merchant-login"
 LINK_MAX_AGE = 15 * 60
@@ -79,9 +81,13 @@ def current_merchant(rt: Runtime) -> Merchant | None:
     token = session_token()
     if token is not None:
         domain = oauth.shop_from_session_token(rt.settings, token)
-        shop = _active_shop(rt, Shop.domain == domain) if domain else None
-        if shop is None:
-            raise Unauthorized("The Shopify session token is not valid for an installed shop.")
+        if domain is None:
+            raise Unauthorized("The Shopify session token is not valid.")
+        g.embedding_shop = domain  # its admin may frame this answer, error pages included
+        with unit_of_work(rt.sessions) as db:
+            shop = db.scalar(select(Shop).where(Shop.domain == domain))
+        if install.needs_exchange(shop):
+            shop = install.exchange(rt, domain, token)
         return _merchant(shop, embedded=True)
     shop_id = session.get("shop_id")
     if not isinstance(shop_id, int):
