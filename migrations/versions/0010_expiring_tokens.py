@@ -1,7 +1,7 @@
 """expiring offline tokens: the access token's expiry and the refresh token
 
 Revision ID: 0009_i16a_expiring_tokens
-Revises: 0008_inbox_payload_lz4
+Revises: 0009_flash_sales
 
 Three nullable columns on shops (expand only): NULL means a token that does not
 expire (custom apps, installs before this release), which keeps working as before.
@@ -12,7 +12,7 @@ from alembic import op
 import app.domain.base
 
 revision = '0009_i16a_expiring_tokens'
-down_revision = '0008_inbox_payload_lz4'
+down_revision = '0009_flash_sales'
 branch_labels = None
 depends_on = None
 
