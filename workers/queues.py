@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import replace
@@ -20,7 +21,7 @@ from rq.job import Job
 from sqlalchemy.exc import OperationalError
 
 from app.domain.followups import FollowUp
-from app.errors import IntegrationError
+from app.errors import IntegrationError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ COALESCE_TTL = 600  # a lost marker (crashed worker) stops coalescing after this
 # One run of a coalesced job at a time. The lock is renewed while its run lasts, so a
 # run killed with its worker frees it within RUN_LOCK_EXPIRE.
 RUN_LOCK_EXPIRE = 15
+LOCK_WAIT = 60  # how long `exclusive` waits for a lock another process holds
 
 
 def _coalesce_key(job_id: str) -> str:
@@ -129,6 +131,25 @@ def run_coalesced(func: str, job_id: str, *args):
             module, name = func.rsplit(".", 1)
             result = getattr(importlib.import_module(module), name)(*args)
     return result
+
+
+@contextmanager
+def exclusive(connection: Redis, name: str, *, wait: float = LOCK_WAIT) -> Iterator[None]:
+    """Hold a named Redis lock, waiting for it up to `wait` seconds; TransientError (RQ
+    retries) when it stays taken. Renewed while held; freed within RUN_LOCK_EXPIRE when
+    its holder dies."""
+    lock = redis_lock.Lock(connection, f"backorder:run:{name}", expire=RUN_LOCK_EXPIRE,
+                           auto_renewal=True)
+    deadline = time.monotonic() + wait
+    # Waits of one second: the connection's socket timeout (2 s) bounds a blocking pop.
+    while not lock.acquire(timeout=1):
+        if time.monotonic() > deadline:
+            raise TransientError(f"{name} has been held for over {wait:.0f} s")
+    try:
+        yield
+    finally:
+        with suppress(redis_lock.NotAcquired, RedisError):  # expired: nothing left to free
+            lock.release()
 
 
 @contextmanager

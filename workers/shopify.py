@@ -37,7 +37,7 @@ def admin_for(shop_id: int):
         return None
     token = ShopToken(rt.sessions, shop_id, domain, cipher=TokenCipher(rt.settings.secret_key),
                       endpoint=rt.shopify_tokens(),
-                      lock=lambda key: queues.one_run_at_a_time(rt.redis, key))
+                      lock=lambda key: queues.exclusive(rt.redis, key))
     return rt.shopify_admin(domain, token) if token.load() else None
 
 

@@ -65,7 +65,7 @@ def install(rt: Runtime, domain: str, grant: OfflineGrant) -> Shop:
 def exchange(rt: Runtime, domain: str, session_token: str) -> Shop:
     """The shop installed from its session token; ExchangeFailed when Shopify says no."""
     try:
-        with queues.one_run_at_a_time(rt.redis, credentials.lock_key(domain)):
+        with queues.exclusive(rt.redis, credentials.lock_key(domain)):
             shop = _shop(rt, domain)
             if not needs_exchange(shop):
                 return shop  # another request exchanged while this one waited
