@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+import threading
 from email.message import EmailMessage
 from email.utils import getaddresses, make_msgid
 
@@ -60,6 +61,10 @@ class SmtpEmailSender:
         self._starttls = starttls
         self._sender = sender
         self._timeout = timeout
+        # One connection kept open between messages: a flash sale sends thousands, and a
+        # connection (TCP, STARTTLS, AUTH) costs several round trips each.
+        self._smtp: smtplib.SMTP | None = None
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:  # never show the password
         return f"SmtpEmailSender({self._host!r}, {self._port!r}, username={self._username!r})"
@@ -79,12 +84,46 @@ class SmtpEmailSender:
         log.info("email %s sent to %s", mime["Message-ID"], message.to)
 
     def _deliver(self, mime: EmailMessage) -> None:
-        with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:
+        with self._lock:
+            smtp = self._connection()
+            try:
+                smtp.send_message(mime)
+            except (smtplib.SMTPException, OSError):
+                self.close()  # whatever state it is in, the next message starts afresh
+                raise
+
+    def _connection(self) -> smtplib.SMTP:
+        """The open connection if the server still answers on it (a NOOP: a message is
+        only ever sent on a connection known to be alive, so a dropped one is never
+        mistaken for a failed send), else a new one."""
+        if self._smtp is not None:
+            try:
+                if self._smtp.noop()[0] == 250:
+                    return self._smtp
+            except (smtplib.SMTPException, OSError):
+                pass
+            self.close()
+        smtp = smtplib.SMTP(self._host, self._port, timeout=self._timeout)
+        try:
             smtp.ehlo()
             self._secure(smtp)
             if self._username:
                 smtp.login(self._username, self._password or "")
-            smtp.send_message(mime)
+        except BaseException:
+            smtp.close()
+            raise
+        self._smtp = smtp
+        return smtp
+
+    def close(self) -> None:
+        """Let go of the kept connection (politely if the server still listens)."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
 
     def _secure(self, smtp: smtplib.SMTP) -> None:
         if not self._starttls:

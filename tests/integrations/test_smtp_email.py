@@ -37,6 +37,7 @@ class Recorder:
 
     async def handle_DATA(self, server, session, envelope):
         if self.data_reply.startswith("250"):
+            envelope.peer = session.peer  # which connection brought it
             self.envelopes.append(envelope)
         return self.data_reply
 
@@ -228,3 +229,29 @@ def test_console_twin_records_and_logs_without_a_server(caplog):
 
     assert console.sent == [message]
     assert "ada@example.com" in caplog.text and "po-1001.csv" in caplog.text
+
+
+def test_messages_in_a_row_go_over_one_connection():
+    handler = Recorder()
+    with smtp_server(handler) as port:
+        sender = sender_for(port)
+        for n in range(3):
+            sender.send_email(notice(subject=f"Update {n}"))
+        sender.close()
+    assert len(handler.envelopes) == 3
+    assert len({envelope.peer for envelope in handler.envelopes}) == 1
+
+
+def test_a_connection_the_server_dropped_is_replaced_and_the_next_message_arrives():
+    first, second = Recorder(), Recorder()
+    with smtp_server(first) as port:
+        sender = sender_for(port)
+        sender.send_email(notice(subject="Before"))
+    controller = Controller(second, hostname="127.0.0.1", port=port)
+    controller.start()  # the same address, a new server: the kept connection is gone
+    try:
+        sender.send_email(notice(subject="After"))
+        sender.close()
+    finally:
+        controller.stop()
+    assert [m.message()["Subject"] for m in (first, second)] == ["Before", "After"]
