@@ -7,16 +7,18 @@ from datetime import timedelta
 
 import pytest
 from rq import Queue
+from sqlalchemy import select
 
 from app.db import unit_of_work
 from app.domain.base import utcnow
+from app.domain.intake.models import EventStatus, WebhookEvent
 from app.domain.inventory import publish
-from app.domain.inventory.models import ShopSettings
+from app.domain.inventory.models import CustomerOrder, ShopSettings
 from app.domain.inventory.publish import Push
 from app.domain.merchant.queue import variant_queue
 from app.domain.shops.models import Shop
 from tests.conftest import burst_worker
-from tests.engine.conftest import ITEM, LOCATION, VARIANT
+from tests.engine.conftest import ITEM, LOCATION, VARIANT, at
 from tests.engine.test_backorder_flow import variant
 from tests.support.factories import make_shop
 from tests.support.shopify import handed_off, level_payload, order_payload
@@ -104,3 +106,17 @@ def test_a_variant_closed_early_opens_again_once_the_sale_has_calmed(storefront,
     assert (reopened.status, reopened.desired_policy, reopened.closed_early_left) == (
         "backorderable", "CONTINUE", None)
     assert storefront.fake.policies[VARIANT] == "CONTINUE"
+
+
+def test_one_bad_event_in_a_batch_fails_alone_and_the_others_are_applied(storefront):
+    storefront.order(1, minute=1)  # line item 10
+    storefront.send("orders/create", order_payload(2, [(10, VARIANT, 1)], created_at=at(2)))
+    storefront.order(3, minute=3)
+    storefront.settle()  # the three arrive together: one batch, which the bad order fails
+    with storefront.rt.sessions() as session:
+        outcome = dict(session.execute(select(WebhookEvent.resource_id, WebhookEvent.status)
+                                       .where(WebhookEvent.topic == "orders/create")).all())
+        orders = set(session.scalars(select(CustomerOrder.order_id)))
+    assert outcome == {1: EventStatus.PROCESSED, 2: EventStatus.FAILED,
+                       3: EventStatus.PROCESSED}
+    assert orders == {1, 3}
