@@ -18,6 +18,7 @@ from app.config import Settings
 from app.domain.ports import (
     DiscountCodeSpec,
     InventoryLevelInfo,
+    OrderFulfilment,
     OrderInfo,
     OrderLineInfo,
     VariantInfo,
@@ -25,7 +26,7 @@ from app.domain.ports import (
     VariantPolicyChange,
 )
 from app.errors import PermanentError
-from integrations.shopify import customer_options
+from integrations.shopify import customer_options, fulfilment
 from integrations.shopify import documents as docs
 from integrations.shopify.graphql import GraphQLClient
 
@@ -124,6 +125,25 @@ class GraphQLShopifyAdmin:
     def create_discount_code(self, spec: DiscountCodeSpec) -> int | None:
         """A single-use goodwill code (see customer_options.py)."""
         return customer_options.create_discount_code(self._client, gid, spec)
+
+    def create_metafield_definitions(self) -> None:
+        fulfilment.create_metafield_definitions(self._client)
+
+    def order_fulfilment(self, order_id: int) -> OrderFulfilment | None:
+        return fulfilment.order_fulfilment(self._client, gid, order_id)
+
+    def hold_fulfillment_order(self, fo_id: int, *, handle: str,
+                               lines: Sequence[tuple[int, int]] | None) -> None:
+        fulfilment.hold(self._client, gid, fo_id, handle=handle, lines=lines)
+
+    def release_fulfillment_holds(self, fo_id: int, hold_ids: Sequence[int]) -> None:
+        fulfilment.release(self._client, gid, fo_id, hold_ids)
+
+    def add_order_tags(self, order_id: int, tags: Sequence[str]) -> None:
+        fulfilment.set_tags(self._client, gid, order_id, tags, add=True)
+
+    def remove_order_tags(self, order_id: int, tags: Sequence[str]) -> None:
+        fulfilment.set_tags(self._client, gid, order_id, tags, add=False)
 
     def _mutate(self, document: str, root: str, variables: dict, *,
                 idempotent: bool = True) -> dict:
