@@ -88,6 +88,7 @@ def sync_shop(shop_id: int, *, page: int = 50) -> int:
     if admin is None:
         return 0
     try:
+        admin.create_metafield_definitions()  # shops installed before the storefront block
         _store_pages(rt, shop_id, admin.iter_variants(), sync.store_variants, page)
         _store_pages(rt, shop_id, admin.iter_open_orders(), sync.store_orders, page)
     except AuthRevoked as exc:

@@ -1,4 +1,5 @@
-"""Adding a shop (custom-app token or OAuth): register, then subscribe its webhooks."""
+"""Adding a shop (custom-app token or OAuth): register, then subscribe its webhooks and
+define the metafields the storefront block reads."""
 
 from __future__ import annotations
 
@@ -17,4 +18,5 @@ def onboard_shop(sessions: sessionmaker[Session], *, domain: str, token_cipherte
         shop_id = register_shop(session, domain=normalise_domain(domain),
                                 token_ciphertext=token_ciphertext, scopes=scopes).id
     admin.subscribe_webhooks(callback_url, SUBSCRIBED_TOPICS)
+    admin.create_metafield_definitions()  # the storefront block reads backorder.*
     return shop_id
