@@ -144,3 +144,24 @@ def test_with_holds_turned_off_the_order_is_tagged_but_nothing_is_held(storefron
     place(storefront, 2, stock=0)
     assert held(storefront) == 0
     assert tags(storefront) == {"backorder"}
+
+
+def test_turning_holds_off_in_settings_releases_them_and_on_again_holds_them(storefront):
+    from dataclasses import replace
+
+    from app.domain.merchant.settings import current_settings, save_settings
+    place(storefront, 2, stock=0)
+    assert held(storefront) == 2
+
+    def holds(on: bool) -> None:
+        with unit_of_work(storefront.rt.sessions) as session:
+            values = current_settings(session, storefront.shop_id)
+            save_settings(session, storefront.shop_id, replace(values, hold_backorders=on))
+        from workers.fulfilment import sync_fulfilment
+        sync_fulfilment(storefront.shop_id)
+
+    holds(False)
+    assert held(storefront) == 0
+    assert tags(storefront) == {"backorder"}
+    holds(True)
+    assert held(storefront) == 2

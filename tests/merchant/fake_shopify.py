@@ -22,8 +22,9 @@ from werkzeug.wrappers import Request, Response
 
 from tests.support.processes import free_port
 
-GRANTED_SCOPES = ("read_products,write_products,read_inventory,write_inventory,read_orders,"
-                  "write_order_edits,write_discounts")
+GRANTED_SCOPES = ("read_products,write_products,read_inventory,write_inventory,write_orders,"
+                  "write_order_edits,write_discounts,write_merchant_managed_fulfillment_orders,"
+                  "write_third_party_fulfillment_orders")
 
 
 def sign_params(params: dict[str, str], secret: str) -> str:
