@@ -11,9 +11,9 @@ drained, the state is compared with the truth and with what the fakes received.
 from __future__ import annotations
 
 import json
-from collections import Counter
 import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from statistics import median
