@@ -45,7 +45,7 @@ theme-check: node_modules/.installed
 test: install services lint browser node_modules/.installed
 	BACKORDER_FAULTS=1 $(BIN)/pytest -q
 
-test-fast: install
+test-fast: install node_modules/.installed
 	$(BIN)/pytest -q -m "not slow and not browser" -x
 
 # Only the real-process fault suite: outages, crashes, vendor failures (about 4 minutes).
