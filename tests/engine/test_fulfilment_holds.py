@@ -165,3 +165,19 @@ def test_turning_holds_off_in_settings_releases_them_and_on_again_holds_them(sto
     assert tags(storefront) == {"backorder"}
     holds(True)
     assert held(storefront) == 2
+
+
+def test_the_follow_up_sweeper_asks_again_for_an_order_whose_job_was_lost(storefront):
+    from datetime import timedelta
+
+    from app.domain.fulfilment.service import mark_backordered_orders_due
+    from workers.jobs import sweep_followups
+    place(storefront, 2, stock=0)
+    with unit_of_work(storefront.rt.sessions) as session:  # the job for this never ran
+        session.execute(update(ShopSettings).values(hold_backorders=False))
+        mark_backordered_orders_due(session, storefront.shop_id)
+        session.execute(update(FulfilmentSync).values(due_at=utcnow() - timedelta(minutes=5)))
+    assert held(storefront) == 2
+    assert sweep_followups() >= 1
+    storefront.settle()
+    assert held(storefront) == 0
