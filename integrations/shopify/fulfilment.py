@@ -8,7 +8,7 @@ fulfillment order again. Releases and tags are safe to repeat.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from app.domain.ports import (
     FulfilmentHoldInfo,
@@ -18,6 +18,7 @@ from app.domain.ports import (
 )
 from app.errors import PermanentError
 from integrations.shopify import documents as docs
+from integrations.shopify.common import gid, numeric_id, raise_user_errors
 from integrations.shopify.graphql import GraphQLClient
 
 FULFILLMENT_ORDERS_PER_ORDER = 50
@@ -25,8 +26,6 @@ LINES_PER_FULFILLMENT_ORDER = 100
 # An earlier attempt's hold is already there (its answer was lost): the caller reads again.
 ALREADY_HELD = "DUPLICATE_FULFILLMENT_HOLD_HANDLE"
 DEFINITION_EXISTS = "TAKEN"
-
-Gid = Callable[[str, int], str]
 
 METAFIELD_DEFINITIONS = (
     {"namespace": "backorder", "key": "status", "name": "Backorder status",
@@ -39,7 +38,7 @@ METAFIELD_DEFINITIONS = (
 )
 
 
-def order_fulfilment(client: GraphQLClient, gid: Gid, order_id: int) -> OrderFulfilment | None:
+def order_fulfilment(client: GraphQLClient, order_id: int) -> OrderFulfilment | None:
     """The order's tags and fulfillment orders with their lines and holds."""
     data = client.execute(docs.ORDER_FULFILMENT_QUERY, {
         "id": gid("Order", order_id), "orders": FULFILLMENT_ORDERS_PER_ORDER,
@@ -57,7 +56,7 @@ def order_fulfilment(client: GraphQLClient, gid: Gid, order_id: int) -> OrderFul
                                                     for fo in connection["nodes"]))
 
 
-def hold(client: GraphQLClient, gid: Gid, fo_id: int, *, handle: str,
+def hold(client: GraphQLClient, fo_id: int, *, handle: str,
          lines: Sequence[tuple[int, int]] | None) -> None:
     """fulfillmentOrderHold for out-of-stock units (all of the order when `lines` is None)."""
     spec = {"reason": "INVENTORY_OUT_OF_STOCK", "handle": handle, "notifyMerchant": False,
@@ -72,7 +71,7 @@ def hold(client: GraphQLClient, gid: Gid, fo_id: int, *, handle: str,
     raise_user_errors("fulfillmentOrderHold", [e for e in errors if e.get("code") != ALREADY_HELD])
 
 
-def release(client: GraphQLClient, gid: Gid, fo_id: int, hold_ids: Sequence[int]) -> None:
+def release(client: GraphQLClient, fo_id: int, hold_ids: Sequence[int]) -> None:
     """Release exactly these holds (the app's own): never the fulfillment order's others."""
     data = client.execute(docs.FULFILLMENT_ORDER_RELEASE_HOLD, {
         "id": gid("FulfillmentOrder", fo_id),
@@ -81,7 +80,7 @@ def release(client: GraphQLClient, gid: Gid, fo_id: int, hold_ids: Sequence[int]
                       (data.get("fulfillmentOrderReleaseHold") or {}).get("userErrors") or [])
 
 
-def set_tags(client: GraphQLClient, gid: Gid, order_id: int, tags: Sequence[str], *,
+def set_tags(client: GraphQLClient, order_id: int, tags: Sequence[str], *,
              add: bool) -> None:
     document, root = (docs.TAGS_ADD, "tagsAdd") if add else (docs.TAGS_REMOVE, "tagsRemove")
     data = client.execute(document, {"id": gid("Order", order_id), "tags": list(tags)})
@@ -98,23 +97,12 @@ def create_metafield_definitions(client: GraphQLClient) -> None:
 
 
 def _fulfillment_order(node: dict) -> FulfilmentOrderInfo:
-    lines = tuple(FulfilmentLineInfo(fo_line_id=_number(x["id"]),
-                                     line_item_id=_number(x["lineItem"]["id"]),
+    lines = tuple(FulfilmentLineInfo(fo_line_id=numeric_id(x["id"]),
+                                     line_item_id=numeric_id(x["lineItem"]["id"]),
                                      remaining=x["remainingQuantity"])
                   for x in node["lineItems"]["nodes"])
-    holds = tuple(FulfilmentHoldInfo(hold_id=_number(h["id"]), handle=h.get("handle") or "",
+    holds = tuple(FulfilmentHoldInfo(hold_id=numeric_id(h["id"]), handle=h.get("handle") or "",
                                      mine=bool(h["heldByRequestingApp"]))
                   for h in node["fulfillmentHolds"])
-    return FulfilmentOrderInfo(fo_id=_number(node["id"]), status=node["status"], lines=lines,
+    return FulfilmentOrderInfo(fo_id=numeric_id(node["id"]), status=node["status"], lines=lines,
                                holds=holds)
-
-
-def _number(global_id: str) -> int:
-    return int(global_id.rsplit("/", 1)[-1].split("?", 1)[0])
-
-
-def raise_user_errors(operation: str, errors: list[dict]) -> None:
-    if errors:
-        listed = "; ".join(f"{'.'.join(map(str, e.get('field') or [])) or '-'}: {e['message']}"
-                           for e in errors)
-        raise PermanentError(f"{operation} rejected: {listed}")

@@ -29,13 +29,17 @@ def tags(storefront, order=ORDER) -> set[str]:
     return storefront.fake.fulfilment.tags[order]
 
 
-def place(storefront, qty: int, *, stock: int, order=ORDER, line=LINE, minute=1) -> None:
-    """Stock `stock` units, then an order of `qty` that Shopify knows with one fulfillment order."""
-    storefront.fake.fulfilment.add_order(order, {line: qty})
+def place(storefront, qty: int, *, stock: int, held_by: str | None = None):
+    """Stock `stock` units, then an order of `qty` that Shopify knows with one fulfillment
+    order, held first by someone else under the handle `held_by` when given."""
+    fo = storefront.fake.fulfilment.add_order(ORDER, {LINE: qty})
+    hold = (None if held_by is None
+            else storefront.fake.fulfilment.add_foreign_hold(fo.fo_id, handle=held_by))
     storefront.stock(stock, minute=0)
-    storefront.order(order, qty, minute=minute, line_id=line)
-    storefront.stock(stock - qty, minute=minute)
+    storefront.order(ORDER, qty, minute=1, line_id=LINE)
+    storefront.stock(stock - qty, minute=1)
     storefront.settle()
+    return fo, hold
 
 
 def calls(storefront, method: str) -> list:
@@ -82,12 +86,7 @@ def test_cancelling_the_order_releases_its_hold(storefront):
 
 
 def test_a_merchant_hold_is_left_alone_and_ours_waits_behind_it(storefront):
-    fo = storefront.fake.fulfilment.add_order(ORDER, {LINE: 3})
-    merchant = storefront.fake.fulfilment.add_foreign_hold(fo.fo_id)
-    storefront.stock(1, minute=0)
-    storefront.order(ORDER, 3, minute=1, line_id=LINE)
-    storefront.stock(-2, minute=1)
-    storefront.settle()
+    fo, merchant = place(storefront, 3, stock=1, held_by="")
     # A held fulfillment order cannot be split: the two units wait, held by the merchant.
     assert held(storefront) == 0
     assert fo.holds == [merchant]
@@ -98,12 +97,7 @@ def test_a_merchant_hold_is_left_alone_and_ours_waits_behind_it(storefront):
 
 
 def test_a_wholly_backordered_fulfillment_order_is_held_on_top_of_a_merchant_hold(storefront):
-    fo = storefront.fake.fulfilment.add_order(ORDER, {LINE: 2})
-    merchant = storefront.fake.fulfilment.add_foreign_hold(fo.fo_id)
-    storefront.stock(0, minute=0)
-    storefront.order(ORDER, 2, minute=1, line_id=LINE)
-    storefront.stock(-2, minute=1)
-    storefront.settle()
+    fo, merchant = place(storefront, 2, stock=0, held_by="")
     assert held(storefront) == 2
     storefront.stock(0, minute=5)
     storefront.settle()
@@ -112,12 +106,7 @@ def test_a_wholly_backordered_fulfillment_order_is_held_on_top_of_a_merchant_hol
 
 
 def test_another_apps_hold_with_our_handle_is_never_released(storefront):
-    fo = storefront.fake.fulfilment.add_order(ORDER, {LINE: 2})
-    other = storefront.fake.fulfilment.add_foreign_hold(fo.fo_id, handle=handle_for(LINE))
-    storefront.stock(0, minute=0)
-    storefront.order(ORDER, 2, minute=1, line_id=LINE)
-    storefront.stock(-2, minute=1)
-    storefront.settle()
+    fo, other = place(storefront, 2, stock=0, held_by=handle_for(LINE))
     assert held(storefront) == 2
     storefront.stock(0, minute=5)
     storefront.settle()

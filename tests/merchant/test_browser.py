@@ -19,7 +19,7 @@ from app.web import create_app
 from tests.merchant.fake_shopify import ServedApp
 from tests.merchant.test_pages import BAD_CSV, GOOD_CSV
 from tests.suppliers.world import now
-from tests.support.browser import chromium
+from tests.support.browser import chromium, new_page
 from tests.support.processes import free_port
 
 pytestmark = pytest.mark.browser
@@ -45,10 +45,8 @@ def live(rt, monkeypatch, shopify):
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
+    with new_page(browser, width=1280, height=900, timeout_ms=10_000) as opened:
+        yield opened
 
 
 def shot(page, name: str) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.storefront.block import EXTENSION, product, render, schema
-from tests.support.browser import chromium
+from tests.support.browser import chromium, new_page
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "storefront"
@@ -54,10 +54,8 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 900, "height": 600})
-    context.set_default_timeout(5_000)
-    yield context.new_page()
-    context.close()
+    with new_page(browser, width=900, height=600, timeout_ms=5_000) as opened:
+        yield opened
 
 
 def wait_shown(page, variant_id: str) -> None:

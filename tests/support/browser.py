@@ -25,3 +25,14 @@ def chromium() -> Iterator:
             yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def new_page(browser, *, width: int, height: int, timeout_ms: int) -> Iterator:
+    """A page in a fresh browser context (no cookies or storage shared between tests)."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.set_default_timeout(timeout_ms)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
