@@ -1,7 +1,7 @@
 // Shopify's theme linter (@shopify/theme-check-node, the engine of `shopify theme check`)
 // over a theme app extension, with Shopify's own theme-app-extension configuration.
 // Prints every offense as one JSON line; exits 1 if any is an error or a warning.
-// Usage: node tools/theme-check.mjs extensions/<extension>
+// Usage: node tests/support/theme-check.mjs extensions/<extension>
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { themeCheckRun } from '@shopify/theme-check-node';
