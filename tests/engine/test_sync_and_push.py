@@ -177,3 +177,10 @@ def test_a_push_run_waiting_for_the_running_one_takes_the_work_that_arrives_mean
     running.join(10)
     assert seen == {"taken": True, "enqueued": True, "queued": 0}
     assert shopify.count == 0
+
+
+def test_a_refused_metafield_definition_does_not_stop_the_sync(storefront):
+    from app.errors import PermanentError
+    from workers.shopify import sync_shop
+    storefront.fake.fail_next(1, PermanentError("metafieldDefinitionCreate rejected: denied"))
+    assert sync_shop(storefront.shop_id) == 1

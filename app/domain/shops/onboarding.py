@@ -1,5 +1,4 @@
-"""Adding a shop (custom-app token or OAuth): register, then subscribe its webhooks and
-define the metafields the storefront block reads."""
+"""Adding a shop (custom-app token or OAuth): register, then subscribe its webhooks."""
 
 from __future__ import annotations
 
@@ -18,5 +17,4 @@ def onboard_shop(sessions: sessionmaker[Session], *, domain: str, token_cipherte
         shop_id = register_shop(session, domain=normalise_domain(domain),
                                 token_ciphertext=token_ciphertext, scopes=scopes).id
     admin.subscribe_webhooks(callback_url, SUBSCRIBED_TOPICS)
-    admin.create_metafield_definitions()  # the storefront block reads backorder.*
     return shop_id
