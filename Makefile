@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXTRAS ?= local,test,browser
 
-.PHONY: install run test test-fast lint services browser bench test-faults clean
+.PHONY: install run test test-fast lint services browser theme-check bench test-faults clean
 
 install: $(VENV)/.installed
 
@@ -30,11 +30,22 @@ browser:
 	command -v chromium >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update && $$SUDO apt-get install -y chromium chromium-driver; }
 
+# Shopify's theme linter for the storefront block in extensions/ (@shopify/theme-check-node,
+# pinned by package-lock.json; it runs offline). Node and npm from Debian when missing.
+node_modules/.installed: package.json package-lock.json
+	command -v npm >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update && $$SUDO apt-get install -y nodejs npm; }
+	npm ci --no-audit --no-fund
+	touch $@
+
+theme-check: node_modules/.installed
+	npm run --silent theme-check
+
 # The whole suite, the fault suite included (about 6 minutes on 2 cores).
-test: install services lint browser
+test: install services lint browser node_modules/.installed
 	BACKORDER_FAULTS=1 $(BIN)/pytest -q
 
-test-fast: install
+test-fast: install node_modules/.installed
 	$(BIN)/pytest -q -m "not slow and not browser" -x
 
 # Only the real-process fault suite: outages, crashes, vendor failures (about 4 minutes).
@@ -45,4 +56,4 @@ bench: install services
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) instance .hypothesis test-artifacts
+	rm -rf $(VENV) instance .hypothesis test-artifacts node_modules

@@ -19,7 +19,7 @@ from app.domain.shops.credentials import ShopToken, mark_needs_reconnect
 from app.domain.shops.models import Shop
 from app.domain.suppliers.shopify_receipts import RECEIPTS
 from app.domain.suppliers.supply import PLAN
-from app.errors import AuthRevoked
+from app.errors import AuthRevoked, PermanentError
 from app.security import TokenCipher
 from workers import queues
 from workers.context import runtime
@@ -102,6 +102,7 @@ def sync_shop(shop_id: int, *, page: int = 50) -> int:
     if admin is None:
         return 0
     try:
+        _define_metafields(shop_id, admin)
         _store_pages(rt, shop_id, admin.iter_variants(),
                      partial(sync.store_variants, receipts=RECEIPTS), page)
         _store_pages(rt, shop_id, admin.iter_open_orders(), sync.store_orders, page)
@@ -109,6 +110,15 @@ def sync_shop(shop_id: int, *, page: int = 50) -> int:
         needs_reinstall(shop_id, exc)
         return 0
     return recompute_shop(shop_id, check_totals=True)  # reconciliation trusts no kept total
+
+
+def _define_metafields(shop_id: int, admin) -> None:
+    """The storefront block's metafield definitions, on install and for shops installed
+    before it; a refusal must not stop the reconciliation."""
+    try:
+        admin.create_metafield_definitions()
+    except PermanentError as exc:
+        log.warning("shop %s: backorder metafield definitions not created: %s", shop_id, exc)
 
 
 def _store_pages(rt, shop_id: int, items, store, page: int) -> None:

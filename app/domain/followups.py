@@ -48,3 +48,8 @@ def dispatch_effects(shop_id: int) -> FollowUp:
 def plan_reorders(shop_id: int) -> FollowUp:
     return FollowUp("workers.suppliers.plan_reorders", (shop_id,), "suppliers",
                     job_id=f"plan-reorders-{shop_id}", coalesce=True)
+
+
+def sync_fulfilment(shop_id: int) -> FollowUp:
+    return FollowUp("workers.fulfilment.sync_fulfilment", (shop_id,), "shopify",
+                    job_id=f"sync-fulfilment-{shop_id}", coalesce=True)

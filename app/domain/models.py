@@ -8,6 +8,7 @@ from app.domain.customer_options.models import (  # noqa: F401
                                                 SwitchRequest,
 )
 from app.domain.customers.models import CustomerDataExport  # noqa: F401
+from app.domain.fulfilment.models import FulfilmentSync  # noqa: F401
 from app.domain.intake.models import WebhookEvent  # noqa: F401
 from app.domain.inventory.models import (  # noqa: F401
                                          CustomerOrder,

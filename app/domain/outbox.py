@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.domain import followups
 from app.domain.followups import FollowUp
+from app.domain.fulfilment.models import FulfilmentSync
 from app.domain.inventory.models import Effect, Variant
 from app.domain.notifications.rules import CUSTOMER_EFFECTS
 from app.domain.shops.models import Shop
@@ -24,12 +25,16 @@ from app.domain.shops.models import Shop
 
 def owed_followups(session: Session, *, effects_before: datetime) -> list[FollowUp]:
     """A push per shop with pending pushes, a dispatch per shop with customer effects
-    created before `effects_before` and still undispatched (newer ones are on their way)."""
+    created before `effects_before` and still undispatched (newer ones are on their way),
+    a fulfilment sync per shop with an order due since then."""
     active = select(Shop.id).where(Shop.active.is_(True))
     pushes = session.scalars(select(Variant.shop_id).distinct().where(
         Variant.push_pending.is_(True), Variant.shop_id.in_(active)))
     dispatches = session.scalars(select(Effect.shop_id).distinct().where(
         Effect.dispatched_at.is_(None), Effect.created_at < effects_before,
         Effect.kind.in_([str(k) for k in CUSTOMER_EFFECTS]), Effect.shop_id.in_(active)))
+    holds = session.scalars(select(FulfilmentSync.shop_id).distinct().where(
+        FulfilmentSync.due_at < effects_before, FulfilmentSync.shop_id.in_(active)))
     return ([followups.push_variants(i) for i in pushes]
-            + [followups.dispatch_effects(i) for i in dispatches])
+            + [followups.dispatch_effects(i) for i in dispatches]
+            + [followups.sync_fulfilment(i) for i in holds])

@@ -83,6 +83,39 @@ class DiscountCodeSpec:
     customer_id: int | None = None  # None: whoever holds the code
 
 
+@dataclass(frozen=True)
+class FulfilmentLineInfo:
+    """Units of one order line on one fulfillment order."""
+
+    fo_line_id: int  # the fulfillment order line item (not the order's line item)
+    line_item_id: int
+    remaining: int
+
+
+@dataclass(frozen=True)
+class FulfilmentHoldInfo:
+    hold_id: int
+    handle: str
+    mine: bool  # placed by this app (Shopify's heldByRequestingApp)
+
+
+@dataclass(frozen=True)
+class FulfilmentOrderInfo:
+    fo_id: int
+    status: str  # OPEN, IN_PROGRESS, ON_HOLD, SCHEDULED, CLOSED, CANCELLED, INCOMPLETE
+    lines: tuple[FulfilmentLineInfo, ...] = ()
+    holds: tuple[FulfilmentHoldInfo, ...] = ()
+
+
+@dataclass(frozen=True)
+class OrderFulfilment:
+    """An order's tags and fulfillment orders, as Shopify holds them now."""
+
+    order_id: int
+    tags: tuple[str, ...] = ()
+    fulfillment_orders: tuple[FulfilmentOrderInfo, ...] = ()
+
+
 class ShopifyAdmin(Protocol):
     """What the service asks of one shop's Admin API (GraphQL only)."""
 
@@ -110,6 +143,23 @@ class ShopifyAdmin(Protocol):
     def create_discount_code(self, spec: DiscountCodeSpec) -> int | None:
         """Create the code; its id, or None when a code of that name exists already."""
         ...
+
+    def create_metafield_definitions(self) -> None:
+        """Define backorder.status and backorder.eta with storefront read access (once)."""
+        ...
+
+    def order_fulfilment(self, order_id: int) -> OrderFulfilment | None: ...
+
+    def hold_fulfillment_order(self, fo_id: int, *, handle: str,
+                               lines: Sequence[tuple[int, int]] | None) -> None:
+        """Hold (fulfillment order line item id, quantity) pairs, or the whole order (None)."""
+        ...
+
+    def release_fulfillment_holds(self, fo_id: int, hold_ids: Sequence[int]) -> None: ...
+
+    def add_order_tags(self, order_id: int, tags: Sequence[str]) -> None: ...
+
+    def remove_order_tags(self, order_id: int, tags: Sequence[str]) -> None: ...
 
 
 # --- Shopify app credentials ------------------------------------------------

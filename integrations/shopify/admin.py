@@ -19,15 +19,16 @@ from app.domain.ports import (
     AccessTokenSource,
     DiscountCodeSpec,
     InventoryLevelInfo,
+    OrderFulfilment,
     OrderInfo,
     OrderLineInfo,
     VariantInfo,
     VariantMetafields,
     VariantPolicyChange,
 )
-from app.errors import PermanentError
-from integrations.shopify import customer_options
+from integrations.shopify import customer_options, fulfilment
 from integrations.shopify import documents as docs
+from integrations.shopify.common import gid, numeric_id, raise_user_errors
 from integrations.shopify.graphql import GraphQLClient
 
 log = logging.getLogger(__name__)
@@ -38,16 +39,6 @@ VARIANTS_PER_BULK_UPDATE = 250  # Shopify's maximum for any input array
 # Mandatory compliance webhooks are declared in the app's configuration;
 # the Admin API has no WebhookSubscriptionTopic for them.
 COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
-
-
-def gid(kind: str, numeric_id: int) -> str:
-    """`gid("ProductVariant", 123)` -> `gid://shopify/ProductVariant/123`."""
-    return f"gid://shopify/{kind}/{numeric_id}"
-
-
-def numeric_id(global_id: str) -> int:
-    """The trailing number of a GID (query parameters, if any, dropped)."""
-    return int(global_id.rsplit("/", 1)[-1].split("?", 1)[0])
 
 
 def webhook_topic(topic: str) -> str:
@@ -101,7 +92,7 @@ class GraphQLShopifyAdmin:
             data = self._client.execute(docs.WEBHOOK_SUBSCRIPTION_CREATE, variables)
             errors = data["webhookSubscriptionCreate"]["userErrors"]
             # Re-running `shops add` must not fail on subscriptions it already made.
-            _raise_user_errors("webhookSubscriptionCreate",
+            raise_user_errors("webhookSubscriptionCreate",
                                [e for e in errors if "already been taken" not in e["message"]])
 
     def adjust_inventory(self, *, inventory_item_id: int, location_id: int,
@@ -126,11 +117,30 @@ class GraphQLShopifyAdmin:
         """A single-use goodwill code (see customer_options.py)."""
         return customer_options.create_discount_code(self._client, gid, spec)
 
+    def create_metafield_definitions(self) -> None:
+        fulfilment.create_metafield_definitions(self._client)
+
+    def order_fulfilment(self, order_id: int) -> OrderFulfilment | None:
+        return fulfilment.order_fulfilment(self._client, order_id)
+
+    def hold_fulfillment_order(self, fo_id: int, *, handle: str,
+                               lines: Sequence[tuple[int, int]] | None) -> None:
+        fulfilment.hold(self._client, fo_id, handle=handle, lines=lines)
+
+    def release_fulfillment_holds(self, fo_id: int, hold_ids: Sequence[int]) -> None:
+        fulfilment.release(self._client, fo_id, hold_ids)
+
+    def add_order_tags(self, order_id: int, tags: Sequence[str]) -> None:
+        fulfilment.set_tags(self._client, order_id, tags, add=True)
+
+    def remove_order_tags(self, order_id: int, tags: Sequence[str]) -> None:
+        fulfilment.set_tags(self._client, order_id, tags, add=False)
+
     def _mutate(self, document: str, root: str, variables: dict, *,
                 idempotent: bool = True) -> dict:
         data = self._client.execute(document, variables, idempotent=idempotent)
         payload = data.get(root) or {}
-        _raise_user_errors(root, payload.get("userErrors") or [])
+        raise_user_errors(root, payload.get("userErrors") or [])
         return payload
 
     # --- reads ---------------------------------------------------------------
@@ -238,13 +248,6 @@ def _line(node: dict) -> OrderLineInfo:
 def _reference_uri(reference: str) -> str:
     # Shopify wants a URI here; a bare reference such as a PO number gets a scheme.
     return reference if ":" in reference else f"backorder://reference/{quote(reference)}"
-
-
-def _raise_user_errors(operation: str, errors: list[dict]) -> None:
-    if errors:
-        listed = "; ".join(f"{'.'.join(map(str, e.get('field') or [])) or '-'}: {e['message']}"
-                           for e in errors)
-        raise PermanentError(f"{operation} rejected: {listed}")
 
 
 def _datetime(value: str | None) -> datetime | None:

@@ -213,6 +213,77 @@ mutation BackorderCreateDiscountCode($discount: DiscountCodeBasicInput!) {
 }
 """
 
+# Fulfilment: the order's fulfillment orders with their line items and holds (to find the
+# app's own holds by handle, never anyone else's), and its tags.
+ORDER_FULFILMENT_QUERY = """
+query BackorderOrderFulfilment($id: ID!, $orders: Int!, $lines: Int!) {
+  order(id: $id) {
+    id
+    tags
+    fulfillmentOrders(first: $orders) {
+      nodes {
+        id
+        status
+        fulfillmentHolds { id handle heldByRequestingApp }
+        lineItems(first: $lines) {
+          nodes { id remainingQuantity lineItem { id } }
+          pageInfo { hasNextPage }
+        }
+      }
+      pageInfo { hasNextPage }
+    }
+  }
+}
+"""
+
+FULFILLMENT_ORDER_HOLD = """
+mutation BackorderHoldFulfillmentOrder($id: ID!, $hold: FulfillmentOrderHoldInput!) {
+  fulfillmentOrderHold(id: $id, fulfillmentHold: $hold) {
+    fulfillmentHold { id handle }
+    remainingFulfillmentOrder { id }
+    userErrors { field message code }
+  }
+}
+"""
+
+FULFILLMENT_ORDER_RELEASE_HOLD = """
+mutation BackorderReleaseFulfillmentHold($id: ID!, $holdIds: [ID!]!) {
+  fulfillmentOrderReleaseHold(id: $id, holdIds: $holdIds) {
+    fulfillmentOrder { id status }
+    userErrors { field message code }
+  }
+}
+"""
+
+TAGS_ADD = """
+mutation BackorderTagsAdd($id: ID!, $tags: [String!]!) {
+  tagsAdd(id: $id, tags: $tags) {
+    node { id }
+    userErrors { field message }
+  }
+}
+"""
+
+TAGS_REMOVE = """
+mutation BackorderTagsRemove($id: ID!, $tags: [String!]!) {
+  tagsRemove(id: $id, tags: $tags) {
+    node { id }
+    userErrors { field message }
+  }
+}
+"""
+
+# The storefront block reads backorder.status and backorder.eta: themes see a
+# metafield only when its definition grants storefront read access.
+METAFIELD_DEFINITION_CREATE = """
+mutation BackorderCreateMetafieldDefinition($definition: MetafieldDefinitionInput!) {
+  metafieldDefinitionCreate(definition: $definition) {
+    createdDefinition { id namespace key }
+    userErrors { field message code }
+  }
+}
+"""
+
 ALL_DOCUMENTS: tuple[str, ...] = (
     PRODUCT_VARIANTS_BULK_UPDATE,
     METAFIELDS_SET,
@@ -228,6 +299,12 @@ ALL_DOCUMENTS: tuple[str, ...] = (
     ORDER_EDIT_SET_QUANTITY,
     ORDER_EDIT_COMMIT,
     DISCOUNT_CODE_BASIC_CREATE,
+    ORDER_FULFILMENT_QUERY,
+    FULFILLMENT_ORDER_HOLD,
+    FULFILLMENT_ORDER_RELEASE_HOLD,
+    TAGS_ADD,
+    TAGS_REMOVE,
+    METAFIELD_DEFINITION_CREATE,
 )
 
 DOCUMENT_NAMES: dict[str, str] = {

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from app.domain.ports import (
     DiscountCodeSpec,
     InventoryLevelInfo,
+    OrderFulfilment,
     OrderInfo,
     OrderLineInfo,
     VariantInfo,
@@ -23,6 +24,7 @@ from app.domain.ports import (
 )
 from app.errors import PermanentError
 from integrations.shopify.admin import COMPLIANCE_TOPICS
+from integrations.shopify.fake_fulfilment import FakeFulfilment
 
 POLICIES = ("DENY", "CONTINUE")
 
@@ -41,6 +43,8 @@ class FakeShopifyAdmin:
         self.calls: list[tuple[str, tuple]] = []
         self.order_edits: list[tuple[int, int, int, str]] = []  # committed edits
         self.discounts: dict[str, DiscountCodeSpec] = {}  # code -> what was created
+        self.fulfilment = FakeFulfilment()  # fulfillment orders, holds, order tags
+        self.metafield_definitions: set[tuple[str, str]] = set()  # (namespace, key)
         self._failures: list[BaseException] = []
 
     # --- seeding and switches ------------------------------------------------
@@ -167,6 +171,34 @@ class FakeShopifyAdmin:
         self.discounts[spec.code] = spec
         return len(self.discounts)
 
+    def create_metafield_definitions(self) -> None:
+        self._record("create_metafield_definitions")
+        self.metafield_definitions |= {("backorder", "status"), ("backorder", "eta")}
+
+    def order_fulfilment(self, order_id: int) -> OrderFulfilment | None:
+        self._record("order_fulfilment", order_id)
+        return self.fulfilment.read(order_id)
+
+    def hold_fulfillment_order(self, fo_id: int, *, handle: str,
+                               lines: Sequence[tuple[int, int]] | None) -> None:
+        self._record("hold_fulfillment_order", fo_id, handle, lines)
+        _, errors = self.fulfilment.hold(fo_id, handle=handle, reason="INVENTORY_OUT_OF_STOCK",
+                                         lines=lines)
+        _refuse("fulfillmentOrderHold", [e for e in errors
+                                         if e["code"] != "DUPLICATE_FULFILLMENT_HOLD_HANDLE"])
+
+    def release_fulfillment_holds(self, fo_id: int, hold_ids: Sequence[int]) -> None:
+        self._record("release_fulfillment_holds", fo_id, tuple(hold_ids))
+        _refuse("fulfillmentOrderReleaseHold", self.fulfilment.release(fo_id, hold_ids))
+
+    def add_order_tags(self, order_id: int, tags: Sequence[str]) -> None:
+        self._record("add_order_tags", order_id, tuple(tags))
+        _refuse("tagsAdd", self.fulfilment.change_tags(order_id, tags, add=True))
+
+    def remove_order_tags(self, order_id: int, tags: Sequence[str]) -> None:
+        self._record("remove_order_tags", order_id, tuple(tags))
+        _refuse("tagsRemove", self.fulfilment.change_tags(order_id, tags, add=False))
+
     # --- helpers ---------------------------------------------------------------
 
     def _record(self, method: str, *args: object) -> None:
@@ -180,3 +212,9 @@ class FakeShopifyAdmin:
             return self.variants[variant_id]
         except KeyError:
             raise PermanentError(f"variant {variant_id} does not exist") from None
+
+
+def _refuse(operation: str, errors: list[dict]) -> None:
+    if errors:
+        raise PermanentError(f"{operation} rejected: "
+                             + "; ".join(f"{e['code']}: {e['message']}" for e in errors))

@@ -56,6 +56,14 @@ def test_shops_add_registers_subscribes_and_syncs(rt, fake_shopify, monkeypatch)
         assert session.scalar(select(Variant.status)) == "in_stock"
 
 
+def test_shops_add_defines_the_metafields_the_storefront_block_reads(rt, fake_shopify,
+                                                                   monkeypatch):
+    rt.admin_factory = lambda domain, token: fake_shopify
+    result = cli(rt, monkeypatch, "shops", "add", "new-shop.myshopify.com", "--token", "shpat_x")
+    assert result.exit_code == 0, result.output
+    assert fake_shopify.metafield_definitions == {("backorder", "status"), ("backorder", "eta")}
+
+
 def test_a_revoked_token_marks_the_shop_for_reinstall_instead_of_retrying(storefront):
     storefront.fake.fail_next(10, AuthRevoked("401 Unauthorized"))
     storefront.stock(3, minute=0)  # in stock now: Shopify should be told
@@ -156,3 +164,10 @@ def test_a_coalesced_run_finding_another_running_never_waits_for_it(rt):
         burst_worker([shopify], rt.redis).work(burst=True)
         assert time.monotonic() - started < 5 and shopify.count == 0
         assert rt.redis.exists(f"backorder:rerun:{followup.job_id}")  # left for the runner
+
+
+def test_a_refused_metafield_definition_does_not_stop_the_sync(storefront):
+    from app.errors import PermanentError
+    from workers.shopify import sync_shop
+    storefront.fake.fail_next(1, PermanentError("metafieldDefinitionCreate rejected: denied"))
+    assert sync_shop(storefront.shop_id) == 1

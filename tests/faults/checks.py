@@ -13,6 +13,9 @@ from datetime import date
 
 from sqlalchemy import select
 
+from app.domain.base import utcnow
+from app.domain.fulfilment.models import FulfilmentSync
+from app.domain.fulfilment.rules import HOLDABLE, TAG, handle_for
 from app.domain.intake.models import EventStatus, WebhookEvent
 from app.domain.inventory.models import InventoryLevel, OrderLine, Variant
 from app.domain.inventory.policy import load_shop_policy
@@ -118,6 +121,42 @@ def shopify(session, shop_id: int, fake: FakeShopify, shop: str, expected: dict)
         want_eta = want.next_eta.isoformat() if want.next_eta else None
         if eta != want_eta:
             problems.append(f"variant {variant_id}: backorder.eta {eta}, expected {want_eta}")
+    return problems
+
+
+def fulfilment(session, shop_id: int, fake: FakeShopify, shop: str, sim: Simulator,
+               expected: dict, foreign: list) -> list[str]:
+    """Shopify holds exactly the backordered units of every line (or they wait behind
+    someone else's hold), the app holds nothing more, every other hold is still there,
+    and an order carries the tag exactly while something on it is backordered."""
+    problems, state = [], fake.shop(shop).fulfilment
+    want = {line_id: line.backordered for allocation in expected.values()
+            for line_id, line in allocation.lines.items()}
+    for order in sim.orders.values():
+        for line in order.lines:
+            should = 0 if order.cancelled else want.get(line.line_id, 0)
+            ours = state.held_by_app(line.line_id, handle_for(line.line_id))
+            behind = sum(x.remaining for fo in state.of_order(order.order_id)
+                         if fo.status in HOLDABLE and fo.holds
+                         and not any(h.mine and h.handle == handle_for(line.line_id)
+                                     for h in fo.holds)
+                         for x in fo.lines if x.line_item_id == line.line_id)
+            if ours > should or should - ours > behind:
+                problems.append(f"line {line.line_id}: {ours} units held by the app, "
+                                f"{behind} behind other holds; {should} backordered")
+        tagged = TAG in state.tags[order.order_id]
+        backordered = any(want.get(x.line_id, 0) for x in order.lines) and not order.cancelled
+        if tagged != backordered:
+            problems.append(f"order {order.order_id}: tagged {tagged}, backordered {backordered}")
+        if order.order_id % 5 == 0 and "wholesale" not in state.tags[order.order_id]:
+            problems.append(f"order {order.order_id} lost the merchant's tag")
+    present = {h.hold_id for _, h in state.foreign_holds()}
+    problems += [f"hold {h.hold_id} ({h.handle!r}) of someone else is gone"
+                 for h in foreign if h.hold_id not in present]
+    now = utcnow()
+    problems += [f"order {r.order_id}: holds and tag due since {r.due_at}, {r.last_error}"
+                 for r in session.scalars(select(FulfilmentSync).where(
+                     FulfilmentSync.shop_id == shop_id, FulfilmentSync.due_at <= now))]
     return problems
 
 

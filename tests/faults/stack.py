@@ -34,6 +34,8 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegis
 from sqlalchemy import func, select
 
 from app.db import make_engine, make_session_factory
+from app.domain.base import utcnow
+from app.domain.fulfilment.models import FulfilmentSync
 from app.domain.intake.models import EventStatus, WebhookEvent
 from app.domain.inventory.models import Effect, Variant
 from app.domain.notifications.models import Notification
@@ -322,8 +324,12 @@ class Stack:
             # What Shopify should show and does not yet: a push still owed.
             unpushed = session.scalar(select(func.count()).select_from(Variant)
                                       .where(Variant.push_pending.is_(True)))
+            # Holds and tags owed now (one waiting behind another hold is due later).
+            unheld = session.scalar(select(func.count()).select_from(FulfilmentSync)
+                                    .where(FulfilmentSync.due_at <= utcnow()))
         return {"received_webhooks": received, "unsent_notifications": unsent,
-                "undispatched_effects": untold, "unpushed_variants": unpushed}
+                "undispatched_effects": untold, "unpushed_variants": unpushed,
+                "unsynced_fulfilment": unheld}
 
     def wait_drained(self, *, timeout: float, settle: float = 3.0,
                      fast_forward: bool = True) -> float:
@@ -368,7 +374,8 @@ class Stack:
                 if expiries:  # every execution left belongs to a dead worker (service idle)
                     StartedJobRegistry(name, connection=self.redis).cleanup(max(expiries))
             self.note(f"fast-forward: RQ cleaned {state['abandoned']} abandoned job(s)")
-        elif state.get("unpushed_variants") or state.get("undispatched_effects"):
+        elif (state.get("unpushed_variants") or state.get("undispatched_effects")
+              or state.get("unsynced_fulfilment")):
             Queue(MAINTENANCE, connection=self.redis).enqueue("workers.jobs.sweep_followups", 0)
             self.note("fast-forward: follow-up sweep")
         elif state.get("unsent_notifications"):

@@ -63,6 +63,24 @@ def seed_catalog(fake: FakeShopify, shop: str, *, as_of: datetime) -> None:
             product_title=f"Product {item.product_id}", levels={LOCATION: (item.initial, as_of)})
 
 
+def seed_fulfilment(fake: FakeShopify, shop: str, sim: Simulator) -> list:
+    """Each order's fulfillment order as Shopify holds it once the stream is over, and
+    holds the app must never touch: the merchant's on every 7th order, and on every 11th
+    another app's that even uses the app's handle. Returns those holds."""
+    state, foreign = fake.shop(shop).fulfilment, []
+    for order in sim.orders.values():
+        open_units = {line.line_id: order.open_quantity(line) for line in order.lines}
+        done = order.cancelled is not None or not any(open_units.values())
+        fo = state.add_order(order.order_id, open_units, status="CLOSED" if done else "OPEN",
+                             tags=["wholesale"] if order.order_id % 5 == 0 else ())
+        if not done and order.order_id % 7 == 0:
+            foreign.append(state.add_foreign_hold(fo.fo_id))
+        elif not done and order.order_id % 11 == 0:
+            foreign.append(state.add_foreign_hold(
+                fo.fo_id, handle=f"backorder-line-{order.lines[0].line_id}"))
+    return foreign
+
+
 @dataclass
 class Line:
     line_id: int

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from statistics import median
@@ -22,7 +23,13 @@ import pytest
 from app.domain.base import utcnow
 from tests.faults import checks
 from tests.faults.stack import SHOP, Stack, running_stack
-from tests.faults.storefront import Deliverer, Simulator, delivery_plan, open_storefront
+from tests.faults.storefront import (
+    Deliverer,
+    Simulator,
+    delivery_plan,
+    open_storefront,
+    seed_fulfilment,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -83,6 +90,7 @@ def test_every_event_and_promise_survives_outages_crashes_and_vendor_failures(tm
     plan = delivery_plan(sim.webhooks, seed=7)
     with running_stack(tmp_path) as stack:
         shop_id = open_storefront(stack, as_of=stream_start - timedelta(hours=1))
+        foreign_holds = seed_fulfilment(stack.shopify, SHOP, sim)
         stack.wait_drained(timeout=60, settle=1)
         stack.note("stream starts")
         deliverer = Deliverer(stack.web_url + "/webhooks/shopify", stack.webhook_secret, SHOP,
@@ -103,6 +111,8 @@ def test_every_event_and_promise_survives_outages_crashes_and_vendor_failures(tm
                                                       today=utcnow().date())
             problems += engine_problems
             problems += checks.shopify(session, shop_id, stack.shopify, SHOP, expected)
+            problems += checks.fulfilment(session, shop_id, stack.shopify, SHOP, sim, expected,
+                                          foreign_holds)
             message_problems, outcomes = checks.messages(session, stack.twilio, stack.smtp)
             problems += message_problems
             problems += checks.promises(session, shop_id, sim, expected)
@@ -132,6 +142,7 @@ def _summary(stack: Stack, deliverer: Deliverer, drain_seconds: float, outcomes,
                             "twilio": stack.twilio.faults.counts(),
                             "smtp": stack.smtp.faults.counts()},
         "shopify_calls": len(stack.shopify.calls),
+        "shopify_operations": dict(Counter(c.operation for c in stack.shopify.calls)),
         "sms_sent": len(stack.twilio.messages), "emails_sent": len(stack.smtp.messages),
         "notifications": dict(outcomes),
         "worker_starts": {w.name: w.starts for w in stack.workers},

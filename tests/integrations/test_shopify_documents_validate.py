@@ -103,6 +103,21 @@ CANNED = {
                                                      "order": {"id": "gid://shopify/Order/9"}}},
     "BackorderCreateDiscountCode": {"discountCodeBasicCreate": {
         "userErrors": [], "codeDiscountNode": {"id": "gid://shopify/DiscountCodeNode/3"}}},
+    "BackorderOrderFulfilment": {"order": {
+        "id": "gid://shopify/Order/9", "tags": ["vip"], "fulfillmentOrders": {
+            "nodes": [{"id": "gid://shopify/FulfillmentOrder/31", "status": "ON_HOLD",
+                       "fulfillmentHolds": [{"id": "gid://shopify/FulfillmentHold/41",
+                                             "handle": "", "heldByRequestingApp": False}],
+                       "lineItems": {"nodes": [{
+                           "id": "gid://shopify/FulfillmentOrderLineItem/51",
+                           "remainingQuantity": 2, "lineItem": {"id": "gid://shopify/LineItem/5"}}],
+                           "pageInfo": {"hasNextPage": False}}}],
+            "pageInfo": {"hasNextPage": False}}}},
+    "BackorderHoldFulfillmentOrder": {"fulfillmentOrderHold": {"userErrors": []}},
+    "BackorderReleaseFulfillmentHold": {"fulfillmentOrderReleaseHold": {"userErrors": []}},
+    "BackorderTagsAdd": {"tagsAdd": {"userErrors": []}},
+    "BackorderTagsRemove": {"tagsRemove": {"userErrors": []}},
+    "BackorderCreateMetafieldDefinition": {"metafieldDefinitionCreate": {"userErrors": []}},
 }
 
 METHOD_RUNS = {
@@ -126,6 +141,15 @@ METHOD_RUNS = {
     "create_discount_code (amount)": lambda a: a.create_discount_code(DiscountCodeSpec(
         "WAIT-1002-ABCDEF", "Sorry for the wait", datetime(2030, 1, 2, tzinfo=UTC),
         amount=Decimal("5.00"))),
+    "order_fulfilment": lambda a: a.order_fulfilment(9),
+    "hold_fulfillment_order (some units)": lambda a: a.hold_fulfillment_order(
+        31, handle="backorder-line-5", lines=[(51, 2)]),
+    "hold_fulfillment_order (all of it)": lambda a: a.hold_fulfillment_order(
+        31, handle="backorder-line-5", lines=None),
+    "release_fulfillment_holds": lambda a: a.release_fulfillment_holds(31, [41]),
+    "add_order_tags": lambda a: a.add_order_tags(9, ["backorder"]),
+    "remove_order_tags": lambda a: a.remove_order_tags(9, ["backorder"]),
+    "create_metafield_definitions": lambda a: a.create_metafield_definitions(),
 }
 
 

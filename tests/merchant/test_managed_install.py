@@ -19,7 +19,7 @@ from app.domain.shops.models import Shop
 from app.errors import TransientError
 from app.security import TokenCipher
 from tests.merchant.conftest import session_token
-from tests.support.shopify_tokens import ID_TOKEN, OFFLINE_TOKEN, TOKEN_EXCHANGE
+from tests.support.shopify_tokens import ID_TOKEN, OFFLINE_TOKEN, SCOPES, TOKEN_EXCHANGE
 from workers.queues import SHOPIFY
 
 SHOP = "managed-tees.myshopify.com"
@@ -113,8 +113,7 @@ def test_changed_scopes_are_exchanged_again(rt, client, shopify, admin):
     before = shop_row(rt)
     assert "write_discounts" not in before.scopes
     # The app now asks for more (shopify.app.toml); the merchant approved in the admin.
-    shopify.tokens.scopes = ("read_products,write_products,read_inventory,write_inventory,"
-                             "read_orders,write_order_edits,write_discounts")
+    shopify.tokens.scopes = SCOPES
     assert open_app(client, session_token(rt, SHOP, jti="j2")).status_code == 200
     after = shop_row(rt)
     assert len(exchanges(shopify)) == 2

@@ -49,7 +49,7 @@ def test_install_sends_the_merchant_to_shopify_with_our_scopes_and_a_state(clien
     assert query["client_id"] == ["test-api-key"]
     assert query["redirect_uri"] == ["https://backorder.test/auth/callback"]
     assert set(query["scope"][0].split(",")) >= {"read_products", "write_inventory",
-                                                 "read_orders", "write_order_edits"}
+                                                 "write_orders", "write_order_edits"}
     with client.session_transaction() as session:
         assert session["oauth"]["state"] == query["state"][0]
         assert session["oauth"]["shop"] == SHOP

@@ -102,6 +102,18 @@ def test_reorder_and_message_settings_are_saved_where_their_services_read_them(
     assert not re.search(r'id="quiet_enabled"[^>]*checked', page)
 
 
+def test_holding_backorders_in_fulfilment_is_on_for_a_new_shop_and_can_be_turned_off(
+        rt, merchant_client, world):
+    page = merchant_client.get("/app/settings/").get_data(as_text=True)
+    assert re.search(r'id="hold_backorders"[^>]*checked', page)
+    assert merchant_client.post("/app/settings/", data={
+        "csrf_token": csrf_token(merchant_client), **settings_form()}).status_code == 303
+    with unit_of_work(rt.sessions) as s:
+        assert s.get(ShopSettings, world.shop_id).hold_backorders is False
+    page = merchant_client.get("/app/settings/").get_data(as_text=True)
+    assert not re.search(r'id="hold_backorders"[^>]*checked', page)
+
+
 def test_a_variant_override_applies_to_that_variant_only(rt, merchant_client, world, run_jobs):
     backordered_tee(world)
     world.variant(12, "TEE-L", available=0)

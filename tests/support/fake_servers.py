@@ -39,6 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from aiosmtpd.controller import Controller
 
 from integrations.shopify import documents as docs
+from integrations.shopify.fake_fulfilment import FakeFulfilment
 from tests.support.processes import free_port
 from tests.support.shopify_tokens import TokenAuthority
 
@@ -256,6 +257,8 @@ class ShopState:
     adjustments: list[tuple[int, int, int, str | None]] = field(default_factory=list)
     # (variant id, policy) in the order they were written, one entry per variant per call
     policy_writes: list[tuple[int, str]] = field(default_factory=list)
+    fulfilment: FakeFulfilment = field(default_factory=FakeFulfilment)  # holds, order tags
+    metafield_definitions: dict[tuple[str, str], dict] = field(default_factory=dict)
 
     def policies(self) -> dict[int, str]:
         return {v.variant_id: v.policy for v in self.variants.values()}
@@ -441,6 +444,55 @@ class FakeShopify(_HttpFake):
             "inventoryAdjustmentGroup": {"id": gid("InventoryAdjustmentGroup",
                                                    len(shop.adjustments))}, "userErrors": []}}
 
+    def _op_BackorderHoldFulfillmentOrder(self, shop: ShopState, v: dict) -> dict:  # noqa: N802
+        spec = v["hold"]
+        lines = [(_number(x["id"]), x["quantity"])
+                 for x in spec.get("fulfillmentOrderLineItems") or []]
+        fo_id = _number(v["id"])
+        before = set(shop.fulfilment.fulfillment_orders)
+        hold, errors = shop.fulfilment.hold(fo_id, handle=spec.get("handle") or "",
+                                            reason=spec["reason"], lines=lines or None)
+        rest = sorted(set(shop.fulfilment.fulfillment_orders) - before)
+        return {"fulfillmentOrderHold": {
+            "fulfillmentHold": hold and {"id": gid("FulfillmentHold", hold.hold_id),
+                                         "handle": hold.handle},
+            "remainingFulfillmentOrder": {"id": gid("FulfillmentOrder", rest[0])} if rest else None,
+            "userErrors": errors}}
+
+    def _op_BackorderReleaseFulfillmentHold(self, shop: ShopState, v: dict) -> dict:  # noqa: N802
+        fo_id = _number(v["id"])
+        errors = shop.fulfilment.release(fo_id, [_number(h) for h in v["holdIds"]])
+        fo = shop.fulfilment.fulfillment_orders.get(fo_id)
+        return {"fulfillmentOrderReleaseHold": {
+            "fulfillmentOrder": None if errors or fo is None else {
+                "id": v["id"], "status": fo.status}, "userErrors": errors}}
+
+    def _op_BackorderTagsAdd(self, shop: ShopState, v: dict) -> dict:  # noqa: N802
+        return self._tags(shop, v, "tagsAdd", add=True)
+
+    def _op_BackorderTagsRemove(self, shop: ShopState, v: dict) -> dict:  # noqa: N802
+        return self._tags(shop, v, "tagsRemove", add=False)
+
+    @staticmethod
+    def _tags(shop: ShopState, v: dict, root: str, *, add: bool) -> dict:
+        errors = shop.fulfilment.change_tags(_number(v["id"]), v["tags"], add=add)
+        return {root: {"node": None if errors else {"id": v["id"]},
+                       "userErrors": [{"field": e["field"], "message": e["message"]}
+                                      for e in errors]}}
+
+    def _op_BackorderCreateMetafieldDefinition(self, shop: ShopState, v: dict) -> dict:  # noqa: N802
+        definition = v["definition"]
+        key = (definition["namespace"], definition["key"])
+        if key in shop.metafield_definitions:
+            return {"metafieldDefinitionCreate": {"createdDefinition": None, "userErrors": [
+                {"field": ["definition", "key"], "code": "TAKEN",
+                 "message": "Key is in use for Product variant metafields on the 'backorder' "
+                            "namespace."}]}}
+        shop.metafield_definitions[key] = definition
+        return {"metafieldDefinitionCreate": {"createdDefinition": {
+            "id": gid("MetafieldDefinition", len(shop.metafield_definitions)),
+            "namespace": key[0], "key": key[1]}, "userErrors": []}}
+
     # --- queries -----------------------------------------------------------------
 
     def _variant_node(self, variant: ShopifyVariant, levels: int) -> dict:
@@ -493,6 +545,14 @@ class FakeShopify(_HttpFake):
         nodes = [self._order_node(o, v["lines"]) for o in open_orders]
         return {"orders": _page(nodes, v["first"], v.get("after"))}
 
+    def _op_BackorderOrderFulfilment(self, shop: ShopState, v: dict) -> dict:  # noqa: N802
+        order_id = _number(v["id"])
+        if order_id not in shop.fulfilment.tags:
+            return {"order": None}
+        nodes = [_fulfillment_order_node(fo) for fo in shop.fulfilment.of_order(order_id)]
+        return {"order": {"id": v["id"], "tags": sorted(shop.fulfilment.tags[order_id]),
+                          "fulfillmentOrders": _page(nodes, v["orders"], None)}}
+
     def _op_BackorderOrderLineItems(self, shop: ShopState, v: dict) -> dict:  # noqa: N802
         order = shop.orders.get(_number(v["id"]))
         if order is None:
@@ -507,6 +567,16 @@ def _form_or_json(body: bytes) -> dict:
     except ValueError:
         return dict(urllib.parse.parse_qsl(body.decode(errors="replace")))
     return parsed if isinstance(parsed, dict) else {}
+
+
+def _fulfillment_order_node(fo) -> dict:
+    return {"id": gid("FulfillmentOrder", fo.fo_id), "status": fo.status,
+            "fulfillmentHolds": [{"id": gid("FulfillmentHold", h.hold_id), "handle": h.handle,
+                                  "heldByRequestingApp": h.mine} for h in fo.holds],
+            "lineItems": _page([{"id": gid("FulfillmentOrderLineItem", x.fo_line_id),
+                                 "remainingQuantity": x.remaining,
+                                 "lineItem": {"id": gid("LineItem", x.line_item_id)}}
+                                for x in fo.lines], 10**6, None)}
 
 
 def _page(nodes: list, first: int, after: str | None) -> dict:

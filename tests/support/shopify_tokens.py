@@ -34,8 +34,9 @@ import jwt
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token"
 OFFLINE_TOKEN = "urn:shopify:params:oauth:token-type:offline-access-token"
-SCOPES = ("read_products,write_products,read_inventory,write_inventory,read_orders,"
-          "write_order_edits,write_discounts")
+SCOPES = ("read_products,write_products,read_inventory,write_inventory,write_orders,"
+          "write_order_edits,write_discounts,write_merchant_managed_fulfillment_orders,"
+          "write_third_party_fulfillment_orders")
 
 
 @dataclass

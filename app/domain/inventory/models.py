@@ -216,6 +216,10 @@ class ShopSettings(Base):
     handling_days: Mapped[int] = mapped_column(Integer, default=1)
     counted_location_ids: Mapped[list | None] = mapped_column(JSON)  # None: every location
     extra: Mapped[dict] = mapped_column(JSON, default=dict)  # reorder and notification settings
+    # Hold backordered units on their fulfillment orders. New shops start with it on;
+    # shops from before the setting existed keep shipping as they did until they turn it on.
+    hold_backorders: Mapped[bool] = mapped_column(Boolean, default=True,
+                                                  server_default=text("false"))
 
 
 class VariantOverride(Base):

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from app.domain import followups
 from app.domain.base import utcnow
 from app.domain.followups import FollowUp
+from app.domain.fulfilment import service as fulfilment
 from app.domain.inventory import reads
 from app.domain.inventory.effects import LineState, diff
 from app.domain.inventory.models import Effect, OrderLine, Variant
@@ -62,6 +63,7 @@ class _Changes:
     reorder: bool = False
     fetch: list[int] = field(default_factory=list)
     recheck: list[tuple[int, datetime]] = field(default_factory=list)
+    orders: set[int] = field(default_factory=set)  # backordered units changed: holds, tag
 
     def followups(self, shop_id: int) -> list[FollowUp]:
         out = []
@@ -73,6 +75,8 @@ class _Changes:
         if self.reorder:
             out.append(followups.plan_reorders(shop_id))
         out.extend(followups.fetch_variant_details(shop_id, v) for v in self.fetch)
+        if self.orders:
+            out.append(followups.sync_fulfilment(shop_id))
         return out
 
 
@@ -98,6 +102,7 @@ def recompute_variants(session: Session, shop_id: int, variant_ids: Iterable[int
                        check_totals)
         else:  # until Shopify told us what it is and what is in stock, any answer is a guess
             changes.fetch.append(variant.variant_id)
+    fulfilment.mark_due(session, shop_id, changes.orders)
     return changes.followups(shop_id)
 
 
@@ -205,6 +210,7 @@ def _store(session: Session, variant: Variant, rows: list, allocation: VariantAl
               if r.open_quantity <= 0 and r.backordered > 0}
     effects = diff(before_lines=before, before_status=variant.status, after=allocation,
                    closed=closed)
+    changes.orders.update(_backorder_changed(rows, allocation))
     _write_lines(session, rows, allocation)
     if effects:
         orders = {r.line_item_id: r.order_id for r in rows}
@@ -220,6 +226,13 @@ def _store(session: Session, variant: Variant, rows: list, allocation: VariantAl
     variant.next_eta, variant.capacity = allocation.next_eta, allocation.capacity
     variant.backordered_units = allocation.backordered_units
     variant.recomputed_at = utcnow()
+
+
+def _backorder_changed(rows: list, allocation: VariantAllocation) -> Iterable[int]:
+    for row in rows:
+        line = allocation.lines.get(row.line_item_id)
+        if (line.backordered if line else 0) != row.backordered:
+            yield row.order_id
 
 
 def _write_lines(session: Session, rows: list, allocation: VariantAllocation) -> None:

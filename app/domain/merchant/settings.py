@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.domain.customer_options.order_edits import option_settings
 from app.domain.customer_options.rules import KINDS, VALUE_BOUNDS, OptionSettings, parse_value
+from app.domain.fulfilment.service import holds_enabled, mark_backordered_orders_due
 from app.domain.inventory.models import InventoryLevel, ShopSettings
 from app.domain.inventory.policy import DEFAULT_SETTINGS
 from app.domain.notifications.service import notify_settings
@@ -53,6 +54,7 @@ class SettingsValues:
     quiet_hours: tuple[str, str] | None  # ("21:00", "08:00"); None: send any time
     eta_change_threshold_days: int
     options: OptionSettings = OptionSettings()  # cancel edits, goodwill codes
+    hold_backorders: bool = True  # backordered units held on their fulfillment order
 
     def engine_inputs(self) -> tuple:
         """The values the allocation depends on: a change means a recompute."""
@@ -86,7 +88,8 @@ def current_settings(session: Session, shop_id: int) -> SettingsValues:
         email_enabled=notify.email_enabled, sms_enabled=notify.sms_enabled,
         quiet_hours=None if quiet is None else (_clock(quiet.start), _clock(quiet.end)),
         eta_change_threshold_days=notify.eta_change_threshold_days,
-        options=option_settings(session, shop_id))
+        options=option_settings(session, shop_id),
+        hold_backorders=holds_enabled(session, shop_id))
 
 
 def _clock(value: time) -> str:
@@ -111,7 +114,8 @@ def as_form(values: SettingsValues) -> list[tuple[str, str]]:
     flags = {"po_auto_send": values.po_auto_send, "email_enabled": values.email_enabled,
              "sms_enabled": values.sms_enabled, "quiet_enabled": values.quiet_hours is not None,
              "edit_order_on_cancel": options.edit_order_on_cancel,
-             "goodwill_enabled": options.goodwill_enabled}
+             "goodwill_enabled": options.goodwill_enabled,
+             "hold_backorders": values.hold_backorders}
     return pairs + [(name, "on") for name, on in flags.items() if on]
 
 
@@ -173,7 +177,7 @@ def parse_settings(form: Mapping[str, str], selected_locations: Iterable[str], *
         email_enabled=f.flag("email_enabled"), sms_enabled=f.flag("sms_enabled"),
         quiet_hours=_quiet_hours(f),
         eta_change_threshold_days=f.number("eta_change_threshold_days"),
-        options=_options(f))
+        options=_options(f), hold_backorders=f.flag("hold_backorders"))
     if f.errors:
         raise InvalidInput("Some settings need fixing; nothing was saved.", field_errors=f.errors)
     return values
@@ -216,6 +220,10 @@ def save_settings(session: Session, shop_id: int, values: SettingsValues) -> boo
     row.handling_days = values.handling_days
     row.counted_location_ids = list(values.counted_location_ids) or None
     row.extra = _merged_extra(row.extra or {}, values)  # a new dict: JSON columns track assignment
+    if row.hold_backorders is not values.hold_backorders:  # None too: a row just added
+        row.hold_backorders = values.hold_backorders
+        session.flush()
+        mark_backordered_orders_due(session, shop_id)  # hold or release what is backordered
     session.flush()
     return before != values.engine_inputs()
 

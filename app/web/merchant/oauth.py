@@ -21,8 +21,9 @@ from app.errors import InvalidInput
 from integrations.shopify.tokens import shopify_origin
 
 # Keep in step with shopify.app.toml: what the engine, pushes and receiving need.
-SCOPES = ("read_products", "write_products", "read_inventory", "write_inventory", "read_orders",
-          "write_order_edits", "write_discounts")
+SCOPES = ("read_products", "write_products", "read_inventory", "write_inventory", "write_orders",
+          "write_order_edits", "write_discounts", "write_merchant_managed_fulfillment_orders",
+          "write_third_party_fulfillment_orders")
 
 
 def _session_class(api_key: str | None, secret: str | None) -> type[shopify.Session]:

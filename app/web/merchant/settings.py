@@ -9,6 +9,7 @@ from flask import Blueprint, flash, request
 from werkzeug.datastructures import MultiDict
 
 from app.db import unit_of_work
+from app.domain import followups
 from app.domain.base import utcnow
 from app.domain.customer_options import alternatives
 from app.domain.followups import FollowUp
@@ -63,6 +64,7 @@ def save():
         return _page(400, form=request.form, errors=exc.field_errors, error=exc.message)
     if changed:
         recompute_shop()
+    queues.enqueue(rt().redis, followups.sync_fulfilment(shop_id))  # the hold setting may change
     flash("Settings saved." + (" Every variant is being recomputed." if changed else ""), "notice")
     return back_to("merchant.settings.index")
 
