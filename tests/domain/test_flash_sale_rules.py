@@ -17,6 +17,7 @@ from app.domain.inventory.rules import (
     Supply,
     allocate,
     close_early,
+    in_flight,
     order_to_deny,
     peak_rate,
     reopen_check_after,
@@ -57,7 +58,7 @@ def test_a_variant_selling_faster_than_its_capacity_lasts_closes_now():
 
 def test_a_variant_whose_capacity_outlasts_the_orders_on_their_way_keeps_selling():
     allocation = selling(280)
-    assert close_early(allocation, rate=30, lag_seconds=0.5) is allocation  # 15 < 20
+    assert close_early(allocation, rate=20, lag_seconds=0.5) is allocation  # 10 (x1.5) < 20
 
 
 def test_closing_early_never_stops_selling_stock_on_hand():
@@ -87,7 +88,8 @@ def test_the_peak_rate_outlives_a_sale_that_went_quiet_because_shopify_denied_it
 
 def test_a_closed_variant_is_looked_at_again_once_the_peak_rate_can_have_decayed():
     after = reopen_check_after(rate=50, capacity=10, lag_seconds=0.5)  # 25 in flight
-    assert peak_rate(peak=50, rate=0, elapsed_seconds=after - 0.5) * 0.5 <= 10 + 1e-9
+    faded = peak_rate(peak=50, rate=0, elapsed_seconds=after - 0.5)
+    assert in_flight(rate=faded, lag_seconds=0.5) <= 10 + 1e-9
     assert reopen_check_after(rate=0, capacity=10, lag_seconds=0.2) == 1.0
 
 
@@ -128,3 +130,7 @@ def test_supply_is_not_needed_for_a_fixed_cap():
     assert selling(0).status == Status.BACKORDERABLE
     assert allocate(lines=[], available=0, supply=[Supply(1, TODAY, 5)], policy=CAPPED,
                     today=TODAY).capacity == 300
+
+
+def test_the_orders_on_their_way_are_counted_with_a_margin():
+    assert in_flight(rate=100, lag_seconds=0.4) == pytest.approx(60)  # 40 measured, x1.5

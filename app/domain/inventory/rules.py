@@ -297,13 +297,13 @@ def close_early(allocation: VariantAllocation, *, rate: float,
 
     Shopify keeps selling under CONTINUE until DENY reaches it, `lag_seconds` after the
     newest order the engine has seen: about `rate * lag_seconds` units are already sold
-    and not yet known here. Stock on hand is no risk (Shopify never sells past it under
+    and not yet known here (`in_flight` counts them with a margin). Stock on hand is no risk (Shopify never sells past it under
     DENY), so only backorder capacity counts. Selling a little under the cap for a few
     seconds is fine; selling past it breaks a promise to a customer.
     """
     capacity = allocation.capacity
     if (not allocation.continue_selling or capacity is None or rate < FLASH_RATE
-            or capacity > rate * lag_seconds):
+            or capacity > in_flight(rate=rate, lag_seconds=lag_seconds)):
         return allocation
     if allocation.status == Status.IN_STOCK:
         return replace(allocation, continue_selling=False, closed_early=True)
@@ -315,9 +315,21 @@ def reopen_check_after(*, rate: float, capacity: int | None, lag_seconds: float)
     """Seconds until a variant closed early may open again if no more orders come: the
     orders on their way have arrived (`lag_seconds`) and the peak rate has decayed to what
     the capacity left allows."""
-    if not capacity or rate * lag_seconds <= capacity:
+    expected = in_flight(rate=rate, lag_seconds=lag_seconds)
+    if not capacity or expected <= capacity:
         return max(1.0, lag_seconds)
-    return max(1.0, lag_seconds + PEAK_WINDOW_SECONDS * log(rate * lag_seconds / capacity))
+    return max(1.0, lag_seconds + PEAK_WINDOW_SECONDS * log(expected / capacity))
+
+
+# The measured lag is one close's; under load the time from an order to DENY spreads
+# (the slowest webhooks of a batch wait about three times as long as the median). A guess
+# too long only closes a little early; one too short sells past the cap.
+IN_FLIGHT_MARGIN = 1.5
+
+
+def in_flight(*, rate: float, lag_seconds: float) -> float:
+    """Units Shopify sells before a DENY decided now reaches it, on the safe side."""
+    return rate * lag_seconds * IN_FLIGHT_MARGIN
 
 
 # A sample beyond this is no flash sale's lag (a clock far off, an order from long ago).
