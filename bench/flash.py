@@ -27,6 +27,7 @@ Exit status 2 when a target is missed.
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import statistics
 import threading
@@ -228,6 +229,7 @@ class SaleResult:
     failed_posts: int
     applied_s: list[float]  # each webhook, from stored to applied
     order_to_deny_s: float | None  # what the service measured, and closes early by
+    timeline: list[tuple[float, str, int]]  # each policy write: seconds in, policy, sold by then
 
     @property
     def past_cap(self) -> int:
@@ -251,13 +253,13 @@ def flash_sale(rate: int, seconds: float) -> SaleResult:
         open_again = None
         if len(store.sales) < CAP:  # closed early and capacity is left: it must reopen
             open_again = wait_until(lambda: shopify.policy(VARIANT) == "CONTINUE", timeout=60)
-        time.sleep(2)  # the last messages' dispatch
+        time.sleep(2 * GROUP_WINDOW_SECONDS + 3)  # the last orders' messages: window, dispatch
         waits, missing = _message_delays(stack, store.sales)
         if not settled:
             print(f"    !! {events_waiting(stack)} webhooks still waiting after 120 s")
         return SaleResult(rate, len(store.sales), store.refused, deny_s, waits, missing,
                           open_again, store.failed_posts, _applied_after(stack),
-                          _order_to_deny(stack))
+                          _order_to_deny(stack), _timeline(shopify, store))
 
 
 def _deny_after_cap(shopify: SellingShopify, sales: list[Sale]) -> float | None:
@@ -272,6 +274,16 @@ def _deny_after_cap(shopify: SellingShopify, sales: list[Sale]) -> float | None:
         return None
     filling = sales[CAP - 1].at if len(sales) >= CAP else last
     return denies[0] - filling
+
+
+def _timeline(shopify: SellingShopify, store: Storefront) -> list[tuple[float, str, int]]:
+    """Each policy write to the variant during the sale: when, what, and units sold by then."""
+    if not store.sales:
+        return []
+    start = store.sales[0].at
+    sold_at = [sale.at for sale in store.sales]
+    return [(at - start, policy, bisect.bisect_right(sold_at, at))
+            for at, variant, policy in shopify.policy_log if variant == VARIANT and at >= start]
 
 
 def _applied_after(stack: Stack) -> list[float]:
@@ -369,6 +381,8 @@ def report(result: SaleResult) -> bool:
     deny = "-" if result.deny_after_cap_s is None else f"{result.deny_after_cap_s:.2f} s"
     print(f"    cap-filling (or last) order to DENY at Shopify: {deny}; the service's "
           f"measured order-to-DENY: {result.order_to_deny_s or 0:.2f} s")
+    print("    policy writes (s into the sale, units sold by then): " + ", ".join(
+        f"{policy} {at:.2f} ({sold})" for at, policy, sold in result.timeline))
     if result.applied_s:
         print(f"    webhook stored to applied: p50 {statistics.median(result.applied_s):.2f} s, "
               f"p99 {_quantile(result.applied_s, 0.99):.2f} s")

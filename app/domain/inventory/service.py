@@ -28,6 +28,7 @@ from app.domain.inventory.models import Effect, OrderLine, Variant
 from app.domain.inventory.policy import ShopPolicy, load_shop_policy
 from app.domain.inventory.ports import SupplyPlan
 from app.domain.inventory.rules import (
+    MAX_ORDER_TO_DENY_SECONDS,
     DemandLine,
     Policy,
     Status,
@@ -144,7 +145,7 @@ def _recompute(session: Session, variant: Variant, inputs: _Inputs, changes: _Ch
                               available=on_hand - totals.total_open, supply=supply,
                               policy=policy, today=today)
     rate, ordered = _sale_rate(variant, sale.now)
-    allocation = close_early(allocation, rate=rate, lag_seconds=sale.lag)
+    allocation = close_early(allocation, rate=rate, lag_seconds=_lag(variant, rows, sale))
     _store(session, variant, rows, allocation, changes)
     _remember_inputs(variant, on_hand, totals, fingerprint, rows, tail is not None)
     _decide_push(variant, allocation, changes, ordered=ordered)
@@ -299,6 +300,18 @@ def _note_early_close(variant: Variant, allocation: VariantAllocation, rate: flo
 class _SaleClock:
     now: datetime
     lag: float  # seconds from an order to DENY at Shopify, as measured for the shop
+
+
+def _lag(variant: Variant, rows: list, sale: _SaleClock) -> float:
+    """Seconds from the newest order known here to a DENY reaching Shopify: the shop's
+    measured time, or longer while the newest order known is already older than that
+    (the webhooks run late: every order since is on its way)."""
+    placed = [r.placed_at for r in rows if r.open_quantity > 0 and r.placed_at is not None]
+    newest = max(placed, default=variant.alloc_tail_placed_at)
+    if newest is None:
+        return sale.lag
+    behind = (sale.now - newest).total_seconds()
+    return max(sale.lag, behind) if 0 <= behind <= MAX_ORDER_TO_DENY_SECONDS else sale.lag
 
 
 def _order_to_deny(session: Session, shop_id: int) -> float:
