@@ -304,8 +304,11 @@ class _SaleClock:
 
 def _lag(variant: Variant, rows: list, sale: _SaleClock) -> float:
     """Seconds from the newest order known here to a DENY reaching Shopify: the shop's
-    measured time, or longer while the newest order known is already older than that
-    (the webhooks run late: every order since is on its way)."""
+    measured time, or, while Shopify sells the variant, longer if the newest order known
+    is already older than that (the webhooks run late: every order since is on its way).
+    Once Shopify denies it, nothing more is sold however old the newest order is."""
+    if (variant.pushed_policy or variant.shopify_policy) != "CONTINUE":
+        return sale.lag
     placed = [r.placed_at for r in rows if r.open_quantity > 0 and r.placed_at is not None]
     newest = max(placed, default=variant.alloc_tail_placed_at)
     if newest is None:
