@@ -9,6 +9,7 @@ import pytest
 from app.domain.inventory.batching import skipped_levels
 from app.domain.inventory.payloads import LevelSnapshot
 from app.domain.inventory.rules import (
+    PEAK_WINDOW_SECONDS,
     RATE_WINDOW_SECONDS,
     DemandLine,
     Mode,
@@ -82,7 +83,8 @@ def test_a_variant_without_a_cap_or_already_closed_is_left_alone():
 def test_the_peak_rate_outlives_a_sale_that_went_quiet_because_shopify_denied_it():
     rate = sale_rate(rate=50, elapsed_seconds=5, units=0)  # no orders while closed
     assert rate < 1
-    assert peak_rate(peak=50, rate=rate, elapsed_seconds=5) == pytest.approx(50 * 0.6065, 1e-3)
+    assert peak_rate(peak=50, rate=rate, elapsed_seconds=PEAK_WINDOW_SECONDS) == pytest.approx(
+        50 / 2.718281828, rel=1e-6)
     assert peak_rate(peak=10, rate=40, elapsed_seconds=1) == 40
 
 

@@ -275,9 +275,11 @@ def sale_rate(*, rate: float, elapsed_seconds: float, units: int,
 
 
 # How long a variant remembers the fastest it sold. While Shopify denies, no orders come,
-# so the rate says nothing of the shoppers still trying: opening again into a sale that
-# is still on must expect it at its last known speed, until that is long past.
-PEAK_WINDOW_SECONDS = 10.0
+# so nothing tells whether shoppers are still trying: a variant opened again into a sale
+# still on sells at full speed at once, past its cap if little is left. So the peak fades
+# over a minute: one closed early with little left opens again a minute or two after the
+# sale ended, one with much left sooner.
+PEAK_WINDOW_SECONDS = 60.0
 
 
 def peak_rate(*, peak: float, rate: float, elapsed_seconds: float) -> float:
