@@ -79,3 +79,16 @@ def test_customers_data_request_produces_an_export_of_what_is_stored(rt, client,
         export = json.loads(session.scalar(select(CustomerDataExport.content)))
     assert export["email"] == request["customer"]["email"]
     assert export["webhooks"][0]["payload"]["id"] == order_id
+
+
+def test_a_data_request_naming_an_email_with_a_nul_character_fails_as_invalid_input(
+        rt, client, run_jobs):
+    make_shop(rt, domain=SHOP)
+    post_webhook(client, "customers/data_request",
+                 {"customer": {"id": 1, "email": "\u0000"}, "orders_requested": [1]},
+                 secret=WEBHOOK_SECRET)
+    run_jobs()
+    with rt.sessions() as session:
+        event = session.scalar(select(WebhookEvent))
+    assert event.status == EventStatus.FAILED
+    assert event.last_error.startswith("InvalidInput: customer.email holds a NUL character")

@@ -55,6 +55,8 @@ def _text(customer: dict, key: str) -> str | None:
     value = customer.get(key)
     if value is not None and not isinstance(value, str):
         raise InvalidInput(f"customer.{key} must be a string")
+    if value and "\x00" in value:  # PostgreSQL text holds no NUL: no stored row can match
+        raise InvalidInput(f"customer.{key} holds a NUL character")
     return value or None
 
 
