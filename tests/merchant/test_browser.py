@@ -127,7 +127,8 @@ def read_dashboard(page, live) -> None:
 def preview_a_message(page, live) -> None:
     page.goto(f"{live.url}/app/settings/")
     page.click("#edit-templates")
-    page.fill("#tpl-sms", "{{ shop }}: {{ lines[0].title }} ships {{ lines[0].eta }}. {{ link }}")
+    page.fill("#tpl-sms", "{{ shop.name }}: {{ lines[0].title }} ships {{ lines[0].eta }}. "
+              "{{ status_url }}")
     page.click("#preview-templates")
     assert page.locator("#preview-sms").inner_text().startswith(f"{SHOP}: Merino Beanie")
     shot(page, "12-message-templates")

@@ -1,4 +1,4 @@
-"""Rendering: safe defaults, merchant templates in a sandbox, localised dates, the link always."""
+"""Rendering: safe defaults, merchant Liquid templates, localised dates, the link always."""
 
 from __future__ import annotations
 
@@ -49,16 +49,17 @@ def test_the_html_email_escapes_what_customers_and_merchants_typed():
 
 
 def test_a_shop_template_replaces_the_default_for_its_kind_and_part():
-    templates = {"backordered": {"sms": "Hi! {{ order }} ships {{ lines[0].eta }}. {{ link }}",
-                                 "subject": "About {{ order }}"}}
-    assert render(content(), "sms", templates).text == f"Hi! #1001 ships Mar 14, 2030. {LINK}"
+    templates = {"backordered": {
+        "sms": "Hi! {{ order.name }} ships {{ lines[0].eta | date: '%b %-d' }}. {{ status_url }}",
+        "subject": "About {{ order.name }}"}}
+    assert render(content(), "sms", templates).text == f"Hi! #1001 ships Mar 14. {LINK}"
     email = render(content(), "email", templates)
     assert email.subject == "About #1001"
     assert "Here is when we expect to ship them" in email.text  # default text kept
 
 
 def test_a_shop_template_that_leaves_out_the_link_gets_it_appended():
-    templates = {"backordered": {"sms": "{{ order }} is late", "text": "Sorry.",
+    templates = {"backordered": {"sms": "{{ order.name }} is late", "text": "Sorry.",
                                  "html": "<p>Sorry.</p>"}}
     sms = render(content(), "sms", templates)
     email = render(content(), "email", templates)
@@ -68,7 +69,7 @@ def test_a_shop_template_that_leaves_out_the_link_gets_it_appended():
 
 
 def test_merchant_html_templates_are_autoescaped():
-    templates = {"backordered": {"html": "<p>{{ lines[0].title }}</p>{{ link }}"}}
+    templates = {"backordered": {"html": "<p>{{ lines[0].title }}</p>{{ status_url }}"}}
     html = render(content(title="<b>x</b>"), "email", templates).html
     assert "<p>&lt;b&gt;x&lt;/b&gt;</p>" in html
 
@@ -76,6 +77,7 @@ def test_merchant_html_templates_are_autoescaped():
 @pytest.mark.parametrize("source", [
     "{{ ''.__class__.__mro__[1].__subclasses__() }}",   # the classic sandbox escape
     "{{ order.__class__ }}{% for x in range(10**9) %}{% endfor %}",
+    "{% for i in (1..1000000000) %}x{% endfor %}",        # beyond the loop limit
     "{% if %}",                                          # a syntax error
     "{{ 1 / 0 }}",
 ])
@@ -90,12 +92,25 @@ def test_an_sms_template_longer_than_twilio_allows_falls_back_to_the_default():
 
 
 def test_preview_renders_every_part_for_the_settings_page():
-    parts = preview(content(), {"backordered": {"sms": "{{ order }}: {{ link }}"}})
+    parts = preview(content(), {"backordered": {"sms": "{{ order.name }}: {{ status_url }}"}})
     assert parts["sms"] == f"#1001: {LINK}"
     assert set(parts) == {"subject", "text", "html", "sms"}
 
 
 def test_preview_names_the_part_that_does_not_render():
     with pytest.raises(InvalidInput) as caught:
-        preview(content(), {"backordered": {"subject": "{% for %}"}})
-    assert "subject" in caught.value.field_errors
+        preview(content(), {"backordered": {"subject": "{% for %}", "sms": "{{ 2 * 3 }}"}})
+    assert set(caught.value.field_errors) == {"subject", "sms"}
+    assert "line 1" in caught.value.field_errors["sms"]
+
+
+def test_templates_see_the_contract_variables():
+    update = LineUpdate(11, Kind.BACKORDERED, eta=D1)
+    message = MessageContent("Fern & Co", "#1001", Kind.BACKORDERED,
+                             [LineView("Linen Shirt", 1, update, "Sage / M", 3)], LINK,
+                             customer_first_name="Ann")
+    source = ("{{ customer.first_name }}|{{ order.name }}|{{ shop.name }}|{{ status_url }}|"
+              "{% for line in lines %}{{ line.title }}|{{ line.variant_title }}|{{ line.quantity }}|"
+              "{{ line.backordered }}|{{ line.eta | date: '%Y-%m-%d' }}{% endfor %}")
+    sms = render(message, "sms", {"backordered": {"sms": source}}).text
+    assert sms == f"Ann|#1001|Fern & Co|{LINK}|Linen Shirt|Sage / M|3|1|2030-03-14"

@@ -1,6 +1,6 @@
 """The shop's message templates: edit, preview with sample data, save.
 
-Templates live in ShopSettings.extra["notifications"]["templates"][kind][part],
+Templates (Liquid) live in ShopSettings.extra["notifications"][TEMPLATES_KEY][kind][part],
 where the notifier reads them (a custom part that fails to render at send time
 falls back to the default there). Here a template is only saved once it renders
 with sample data, and a part equal to the default is not stored, so later
@@ -23,7 +23,7 @@ from app.domain.notifications.rendering import (
     default_template,
     preview,
 )
-from app.domain.notifications.rules import LineUpdate
+from app.domain.notifications.rules import TEMPLATES_KEY, LineUpdate
 from app.errors import InvalidInput
 
 KINDS = tuple(k.value for k in Kind)
@@ -38,16 +38,16 @@ def kind_of(raw: str | None) -> str:
 def sample(shop_name: str, kind: str, *, today: date) -> MessageContent:
     """A message as customers would get it, about two made-up items."""
     eta, old = today + timedelta(days=9), today + timedelta(days=5)
-    lines = [LineView("Merino Beanie / Charcoal", 1, LineUpdate(1, Kind(kind), eta, old)),
-             LineView("Enamel Trail Mug", 2, LineUpdate(2, Kind(kind), eta, old))]
+    lines = [LineView("Merino Beanie", 1, LineUpdate(1, Kind(kind), eta, old), "Charcoal", 1),
+             LineView("Enamel Trail Mug", 2, LineUpdate(2, Kind(kind), eta, old), None, 3)]
     return MessageContent(shop_name, "#1042", Kind(kind), lines,
-                          "https://example.com/status/sample-link")
+                          "https://example.com/status/sample-link", customer_first_name="Sam")
 
 
 def _stored(session: Session, shop_id: int) -> dict:
     row = session.get(ShopSettings, shop_id)
     notifications = ((row.extra or {}).get("notifications") or {}) if row else {}
-    templates = notifications.get("templates")
+    templates = notifications.get(TEMPLATES_KEY)
     return dict(templates) if isinstance(templates, Mapping) else {}
 
 
@@ -96,7 +96,7 @@ def _write(session: Session, shop_id: int, kind: str, custom: dict[str, str]) ->
     notifications = dict(extra.get("notifications") or {})
     templates = _stored(session, shop_id)
     templates[kind] = custom
-    notifications["templates"] = {k: v for k, v in templates.items() if v}
+    notifications[TEMPLATES_KEY] = {k: v for k, v in templates.items() if v}
     extra["notifications"] = notifications
     row.extra = extra  # a new dict: JSON columns track assignment, not mutation
     session.flush()

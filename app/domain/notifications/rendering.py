@@ -1,9 +1,9 @@
-"""Message rendering: safe default templates, per-shop templates in a sandbox, localised dates.
+"""Message rendering: safe default templates, per-shop Liquid templates, localised dates.
 
-Merchant templates run in jinja2's SandboxedEnvironment (no attribute tricks,
-bounded ranges), with autoescape for HTML. A merchant template that fails to
-render falls back to the default, and the link to the status page is always
-there: a message is never lost to a typo in a template.
+Merchant templates are Liquid, rendered in app/domain/notifications/sandbox.py (limits
+on loops, output and nesting, a CPU budget per render), HTML autoescaped. A merchant
+template that fails to render falls back to the default, and the link to the status
+page is always there: a message is never lost to a typo in a template.
 """
 
 from __future__ import annotations
@@ -12,14 +12,13 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import cache, lru_cache
+from functools import cache
 from importlib import resources
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
-from jinja2 import Template
-from jinja2.sandbox import SandboxedEnvironment
 
+from app.domain.notifications import sandbox
 from app.domain.notifications.models import Channel, Kind
 from app.domain.notifications.rules import LineUpdate
 from app.errors import InvalidInput
@@ -29,11 +28,11 @@ log = logging.getLogger(__name__)
 SMS_MAX_CHARS = 1600  # Twilio refuses longer bodies
 PARTS = ("subject", "text", "html", "sms")
 SUBJECTS = {
-    Kind.BACKORDERED: "Order {{ order }}: some items are backordered",
-    Kind.ETA_CHANGED: "Order {{ order }}: a new expected ship date",
-    Kind.READY_TO_SHIP: "Order {{ order }}: your backordered items are ready to ship",
-    Kind.CANCELLED: "Order {{ order }}: backorder cancelled",
-    Kind.DELAY_NOTICE: "Order {{ order }} is delayed: a new date, or cancel free of charge",
+    Kind.BACKORDERED: "Order {{ order.name }}: some items are backordered",
+    Kind.ETA_CHANGED: "Order {{ order.name }}: a new expected ship date",
+    Kind.READY_TO_SHIP: "Order {{ order.name }}: your backordered items are ready to ship",
+    Kind.CANCELLED: "Order {{ order.name }}: backorder cancelled",
+    Kind.DELAY_NOTICE: "Order {{ order.name }} is delayed: a new date, or cancel free of charge",
 }
 INTROS = {
     Kind.BACKORDERED: "Some items in your order are backordered. Here is when we expect to ship them:",
@@ -48,8 +47,10 @@ INTROS = {
 @dataclass(frozen=True)
 class LineView:
     title: str
-    quantity: int
+    quantity: int  # the units this message is about (waiting, ready or cancelled)
     update: LineUpdate
+    variant_title: str | None = None
+    ordered: int | None = None  # the line's quantity in the order, when known
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class MessageContent:
     locale: str = "en"
     discount_code: str | None = None  # a goodwill code for a long wait (customer_options)
     discount_text: str | None = None  # what it gives: "10% off"
+    customer_first_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,27 +109,18 @@ def status_text(update: LineUpdate, locale: str | None, *, short: bool = False) 
 
 
 def template_context(content: MessageContent, *, short: bool) -> dict:
-    """The variables every template sees (documented for merchants in the README)."""
-    lines = [{"title": v.title, "quantity": v.quantity, "kind": str(v.update.kind),
-              "eta": format_day(v.update.eta, content.locale, short=short),
-              "old_eta": format_day(v.update.old_eta, content.locale, short=short),
+    """The variables every template sees (CONTRACT.md "Message templates", and the README)."""
+    lines = [{"title": v.title, "variant_title": v.variant_title,
+              "quantity": v.ordered if v.ordered is not None else v.quantity,
+              "backordered": v.quantity, "eta": v.update.eta, "old_eta": v.update.old_eta,
+              "kind": str(v.update.kind),
               "status_text": status_text(v.update, content.locale, short=short)}
              for v in content.lines]
-    return {"shop": content.shop_name, "order": content.order_name, "kind": str(content.kind),
-            "intro": INTROS[content.kind], "lines": lines, "link": content.link,
-            "lang": babel_locale(content.locale).language,
+    return {"shop": {"name": content.shop_name}, "order": {"name": content.order_name},
+            "customer": {"first_name": content.customer_first_name},
+            "lines": lines, "status_url": content.link, "kind": str(content.kind),
+            "intro": INTROS[content.kind], "lang": babel_locale(content.locale).language,
             "discount_code": content.discount_code, "discount_text": content.discount_text}
-
-
-@cache
-def _environment(html: bool) -> SandboxedEnvironment:
-    return SandboxedEnvironment(autoescape=html, trim_blocks=False, keep_trailing_newline=False)
-
-
-@lru_cache(maxsize=512)
-def _compiled(source: str, html: bool) -> Template:
-    # Compiling costs far more than rendering, and a shop's few templates render every message.
-    return _environment(html).from_string(source)
 
 
 @cache
@@ -135,27 +128,32 @@ def default_template(part: str, kind: str) -> str:
     if part == "subject":
         return SUBJECTS[Kind(kind)]
     name = {"text": "email.txt", "html": "email.html", "sms": "sms.txt"}[part]
-    return resources.files(__package__).joinpath("templates", name).read_text("utf-8")
+    source = resources.files(__package__).joinpath("templates", name).read_text("utf-8")
+    return source.removesuffix("\n")  # a file's last newline is not part of the message
+
+
+def _render(part: str, source: str, content: MessageContent, **budget) -> str:
+    """One part rendered and checked; sandbox.TemplateError says why it cannot be."""
+    output = sandbox.render(source, template_context(content, short=part == "sms"),
+                            html=part == "html", **budget)
+    if part == "sms" and len(output) > SMS_MAX_CHARS:
+        raise sandbox.TemplateError(f"the SMS is {len(output)} characters, "
+                                    f"more than {SMS_MAX_CHARS}")
+    if part == "subject" and ("\n" in output.strip() or len(output) > 255):
+        raise sandbox.TemplateError("the subject must be one line of at most 255 characters")
+    return output
 
 
 def _render_part(part: str, content: MessageContent, shop_templates: Mapping | None) -> str:
-    context = template_context(content, short=part == "sms")
     custom = ((shop_templates or {}).get(str(content.kind)) or {}).get(part)
     if isinstance(custom, str) and custom.strip():
         try:
-            return _checked(part, _compiled(custom, part == "html").render(context))
-        except Exception as exc:  # noqa: BLE001 - merchant code may fail any way; never lose a message
-            log.warning("shop template %s/%s failed, using the default: %s: %s",
-                        content.kind, part, type(exc).__name__, exc)
-    return _compiled(default_template(part, content.kind), part == "html").render(context)
-
-
-def _checked(part: str, output: str) -> str:
-    if part == "sms" and len(output) > SMS_MAX_CHARS:
-        raise ValueError(f"SMS is {len(output)} characters, more than {SMS_MAX_CHARS}")
-    if part == "subject" and ("\n" in output.strip() or len(output) > 255):
-        raise ValueError("subject must be one line of at most 255 characters")
-    return output
+            return _render(part, custom, content)
+        except sandbox.TemplateError as exc:  # never lose a message to the merchant's template
+            log.warning("shop template %s/%s refused, using the default: %s",
+                        content.kind, part, exc)
+    # Ours: trusted, and measured in microseconds; the generous budget only guards a bug.
+    return _render(part, default_template(part, content.kind), content, budget=1.0)
 
 
 def render(content: MessageContent, channel: str,
@@ -178,15 +176,16 @@ def _with_link(body: str, link: str, sep: str) -> str:
 
 
 def preview(content: MessageContent, templates: Mapping) -> dict[str, str]:
-    """Render merchant templates for the settings page; InvalidInput names the broken part."""
+    """Render merchant templates for the settings page; InvalidInput names each broken part."""
     kind_templates = templates.get(str(content.kind)) or {}
-    return {part: _preview_part(part, content, kind_templates.get(part)) for part in PARTS}
-
-
-def _preview_part(part: str, content: MessageContent, source: str | None) -> str:
-    try:
-        template = _compiled(source or default_template(part, content.kind), part == "html")
-        return _checked(part, template.render(template_context(content, short=part == "sms")))
-    except Exception as exc:  # noqa: BLE001 - whatever the merchant's template raised, name it
-        raise InvalidInput(f"the {part} template does not render: {exc}",
-                           field_errors={part: str(exc)}) from exc
+    rendered, errors = {}, {}
+    for part in PARTS:
+        try:
+            rendered[part] = _render(part, kind_templates.get(part)
+                                     or default_template(part, content.kind), content)
+        except sandbox.TemplateError as exc:
+            errors[part] = f"This template cannot be used: {exc}."
+    if errors:
+        raise InvalidInput("A template does not render; nothing was saved.",
+                           field_errors=errors)
+    return rendered

@@ -31,6 +31,11 @@ class QuietHours:
     end: time
 
 
+# The shop's Liquid templates, {kind: {part: source}}. Not "templates": that key holds
+# the Jinja ones of earlier releases, which migration 0009 converted.
+TEMPLATES_KEY = "liquid_templates"
+
+
 @dataclass(frozen=True)
 class NotifySettings:
     """The shop's notification settings, from ShopSettings.extra["notifications"]."""
@@ -60,7 +65,8 @@ class NotifySettings:
             max_group_wait_seconds=_count(raw.get("max_group_wait_seconds"),
                                           default.max_group_wait_seconds),
             quiet_hours=_quiet_hours(raw.get("quiet_hours", "default"), default.quiet_hours),
-            templates=raw.get("templates") if isinstance(raw.get("templates"), Mapping) else None)
+            templates=raw.get(TEMPLATES_KEY) if isinstance(raw.get(TEMPLATES_KEY), Mapping)
+            else None)
 
 
 def _flag(value, default: bool) -> bool:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.db import insert_ignoring_conflict
 from app.domain.customer_options.discounts import Goodwill, goodwill_for_delay
-from app.domain.inventory.models import CustomerOrder, Effect, OrderLine, ShopSettings
+from app.domain.inventory.models import CustomerOrder, Effect, OrderLine, ShopSettings, Variant
 from app.domain.notifications import rules
 from app.domain.notifications.links import StatusLinks
 from app.domain.notifications.models import Channel, Kind, Notification, SmsConsent, Status
@@ -145,7 +145,7 @@ def create_messages(session: Session, shop: Shop, settings: NotifySettings,
     if not updates:
         return []
     lines = {line.line_item_id: line for line in order.lines}
-    content = _content(shop, order, lines, updates, links)
+    content = _content(session, shop, order, lines, updates, links)
     if goodwill is not None:
         content = replace(content, discount_code=goodwill.code, discount_text=goodwill.text)
     queued, told_someone = [], False
@@ -168,10 +168,10 @@ class _Message:
     dedup_key: str
 
 
-def _content(shop: Shop, order: CustomerOrder, lines: dict[int, OrderLine],
+def _content(session: Session, shop: Shop, order: CustomerOrder, lines: dict[int, OrderLine],
              updates: Sequence[LineUpdate], links: StatusLinks) -> MessageContent:
-    views = [LineView(_title(lines.get(u.line_item_id)), _quantity(lines.get(u.line_item_id)), u)
-             for u in updates]
+    titles = _variant_titles(session, shop.id, lines.values())
+    views = [_view(lines.get(u.line_item_id), u, titles) for u in updates]
     return MessageContent(shop.name or shop.domain, order.name or f"#{order.order_id}",
                           rules.headline(u.kind for u in updates), views,
                           links.url(shop.id, order.order_id), shop.locale or "en")
@@ -218,13 +218,22 @@ def opted_out(session: Session, shop_id: int, phone: str | None) -> bool:
                                            SmsConsent.phone == phone)))
 
 
-def _title(line: OrderLine | None) -> str:
-    return (line.title if line is not None else "") or "an item"
-
-
-def _quantity(line: OrderLine | None) -> int:
+def _view(line: OrderLine | None, update: LineUpdate, variant_titles: dict) -> LineView:
     if line is None:
-        return 1
+        return LineView("an item", 1, update)
+    return LineView(line.title or "an item", _quantity(line), update,
+                    variant_titles.get(line.variant_id), line.quantity)
+
+
+def _variant_titles(session: Session, shop_id: int, lines) -> dict[int, str]:
+    """The lines' variant titles; Shopify names a product's only variant "Default Title"."""
+    ids = {line.variant_id for line in lines if line.variant_id is not None}
+    rows = session.execute(select(Variant.variant_id, Variant.title).where(
+        Variant.shop_id == shop_id, Variant.variant_id.in_(ids))) if ids else []
+    return {vid: title for vid, title in rows if title and title != "Default Title"}
+
+
+def _quantity(line: OrderLine) -> int:
     return line.backordered or max(line.quantity - line.fulfilled_quantity, 0) or line.quantity
 
 
