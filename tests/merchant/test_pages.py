@@ -283,6 +283,25 @@ def test_a_template_that_does_not_render_is_refused_next_to_its_field(rt, mercha
         assert not notify_settings(s, world.shop_id).templates
 
 
+def test_parts_the_liquid_migration_could_not_convert_are_named_until_saved(
+        rt, merchant_client, world):
+    with unit_of_work(rt.sessions) as s:
+        row = s.get(ShopSettings, world.shop_id) or ShopSettings(shop_id=world.shop_id)
+        row.extra = {"notifications": {"liquid_conversion": {"backordered": {
+            "subject": "default: '9**9' is not a plain expression", "sms": "converted"}}}}
+        s.add(row)
+    page = merchant_client.get("/app/settings/messages?kind=backordered").get_data(as_text=True)
+    assert re.search(r'id="unconverted".*Email subject: &#39;9\*\*9&#39; is not a plain', page,
+                     re.S)
+    assert "Text message (SMS):" not in page.split('id="unconverted"')[1].split("</div>")[0]
+    token = csrf_token(merchant_client, "/app/settings/messages")
+    merchant_client.post("/app/settings/messages", data={
+        "csrf_token": token, "kind": "backordered", "action": "save",
+        "subject": "About {{ order.name }}"})
+    page = merchant_client.get("/app/settings/messages?kind=backordered").get_data(as_text=True)
+    assert 'id="unconverted"' not in page
+
+
 def test_a_saved_template_is_what_the_notifier_reads_and_reset_forgets_it(
         rt, merchant_client, world):
     token = csrf_token(merchant_client, "/app/settings/messages")

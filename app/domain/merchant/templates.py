@@ -27,6 +27,7 @@ from app.domain.notifications.rules import TEMPLATES_KEY, LineUpdate
 from app.errors import InvalidInput
 
 KINDS = tuple(k.value for k in Kind)
+CONVERSION_KEY = "liquid_conversion"  # written by migration 0009, forgotten once edited
 MAX_SOURCE = 20_000
 
 
@@ -55,6 +56,15 @@ def current_sources(session: Session, shop_id: int, kind: str) -> dict[str, str]
     """Each part's template: the shop's own, else the default."""
     custom = _stored(session, shop_id).get(kind) or {}
     return {part: custom.get(part) or default_template(part, kind) for part in PARTS}
+
+
+def conversion_notes(session: Session, shop_id: int, kind: str) -> dict[str, str]:
+    """The parts of this kind that migration 0009 could not convert from Jinja, and why."""
+    row = session.get(ShopSettings, shop_id)
+    report = (((row.extra or {}).get("notifications") or {}) if row else {}).get(CONVERSION_KEY)
+    outcomes = (report or {}).get(kind) if isinstance(report, Mapping) else None
+    return {part: outcome.removeprefix("default: ")
+            for part, outcome in (outcomes or {}).items() if outcome.startswith("default: ")}
 
 
 def customised(session: Session, shop_id: int) -> set[str]:
@@ -97,6 +107,9 @@ def _write(session: Session, shop_id: int, kind: str, custom: dict[str, str]) ->
     templates = _stored(session, shop_id)
     templates[kind] = custom
     notifications[TEMPLATES_KEY] = {k: v for k, v in templates.items() if v}
+    report = notifications.get(CONVERSION_KEY)
+    if isinstance(report, Mapping) and kind in report:
+        notifications[CONVERSION_KEY] = {k: v for k, v in report.items() if k != kind}
     extra["notifications"] = notifications
     row.extra = extra  # a new dict: JSON columns track assignment, not mutation
     session.flush()

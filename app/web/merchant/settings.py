@@ -135,6 +135,8 @@ def messages():
 def _messages_page(kind: str, sources, code: int = 200, **context):
     with unit_of_work(rt().sessions) as session:
         changed = templates.customised(session, merchant().shop_id)
+        context.setdefault("unconverted", templates.conversion_notes(session, merchant().shop_id,
+                                                                     kind))
     if "preview" not in context and code == 200:
         try:
             context["preview"] = templates.render_preview(merchant().name, kind, sources,
