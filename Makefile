@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXTRAS ?= local,test,browser
 
-.PHONY: install run test test-fast lint services browser theme-check bench test-faults clean
+.PHONY: install run test test-fast lint services browser front theme-check bench test-faults clean
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,12 @@ browser:
 	command -v chromium >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update && $$SUDO apt-get install -y chromium chromium-driver; }
 
+# nginx, the front of the production set-up (deploy/nginx.conf), for the slow-client tests.
+# Debian's nginx-light; the tests run their own nginx on a free port with its own files.
+front:
+	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update && $$SUDO apt-get install -y nginx-light; }
+
 # Shopify's theme linter for the storefront block in extensions/ (@shopify/theme-check-node,
 # pinned by package-lock.json; it runs offline). Node and npm from Debian when missing.
 node_modules/.installed: package.json package-lock.json
@@ -42,7 +48,7 @@ theme-check: node_modules/.installed
 	npm run --silent theme-check
 
 # The whole suite, the fault suite included (about 6 minutes on 2 cores).
-test: install services lint browser node_modules/.installed
+test: install services lint browser front node_modules/.installed
 	BACKORDER_FAULTS=1 $(BIN)/pytest -q
 
 test-fast: install node_modules/.installed
