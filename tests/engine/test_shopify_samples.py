@@ -49,6 +49,7 @@ def test_order_samples_are_stored_with_their_lines(storefront, topic, name):
         order = session.scalar(select(CustomerOrder))
         stored = session.scalars(select(OrderLine.line_item_id)).all()
     assert order.order_id == payload["id"] and order.cancelled_at is not None
+    assert order.customer_first_name == payload["customer"]["first_name"] == "John"
     assert sorted(stored) == sorted(item["id"] for item in payload["line_items"])
 
 

@@ -154,12 +154,14 @@ class World:
             row.extra = {**(row.extra or {}), "notifications": base | notifications}
 
     def order(self, order_id: int, *lines, email_: str | None = "ada@example.com",
-              phone: str | None = PHONE, name: str | None = None, customer_id=None) -> None:
+              phone: str | None = PHONE, name: str | None = None, customer_id=None,
+              first_name: str | None = None) -> None:
         """lines: (line item id, title, quantity, backordered, eta)."""
         with unit_of_work(self.rt.sessions) as session:
             order = CustomerOrder(shop_id=self.shop_id, order_id=order_id,
                                   name=name or f"#{order_id}", email=email_, phone=phone,
-                                  customer_id=customer_id, placed_at=datetime.now(UTC))
+                                  customer_id=customer_id, customer_first_name=first_name,
+                                  placed_at=datetime.now(UTC))
             for line_id, title, qty, backordered, eta in lines:
                 order.lines.append(OrderLine(
                     shop_id=self.shop_id, line_item_id=line_id, variant_id=line_id + 500,

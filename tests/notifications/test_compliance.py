@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app.db import unit_of_work
 from app.domain.customers.models import CustomerDataExport
+from app.domain.inventory.models import CustomerOrder
 from app.domain.notifications.models import SmsConsent
 from tests.conftest import WEBHOOK_SECRET
 from tests.notifications.conftest import ETA, PHONE
@@ -19,9 +20,9 @@ OTHER_PHONE = "+14155550199"
 
 def two_customers(world, run_jobs) -> None:
     world.order(1001, (11, "Linen Shirt", 1, 1, ETA), email_="ada@example.com",
-                customer_id=191167)
+                customer_id=191167, first_name="Ada")
     world.order(1002, (21, "Wool Socks", 1, 1, ETA), email_="bob@example.com",
-                phone=OTHER_PHONE)
+                phone=OTHER_PHONE, first_name="Bob")
     world.effect(1001, 11, "line_backordered", new=ETA)
     world.effect(1002, 21, "line_backordered", new=ETA)
     jobs.dispatch_effects(world.shop_id)
@@ -56,6 +57,9 @@ def test_customers_redact_erases_the_customers_addresses_message_bodies_and_cons
     assert all(r[0] in ("bob@example.com", OTHER_PHONE) and r[2] for r in rows[1002])
     with world.rt.sessions() as session:
         assert list(session.scalars(select(SmsConsent.phone))) == [OTHER_PHONE]
+        names = session.execute(select(CustomerOrder.order_id,
+                                       CustomerOrder.customer_first_name)).all()
+    assert dict(names) == {1001: None, 1002: "Bob"}
 
 
 def test_customers_data_request_exports_the_customers_messages_and_consent(

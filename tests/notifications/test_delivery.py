@@ -8,7 +8,8 @@ import pytest
 from rq import Queue
 from sqlalchemy import select
 
-from app.domain.inventory.models import Effect, OrderLine
+from app.db import unit_of_work
+from app.domain.inventory.models import Effect, OrderLine, Variant
 from app.domain.notifications.links import StatusLinks
 from app.domain.notifications.models import SmsConsent
 from tests.notifications.conftest import ETA, PHONE, twilio_fixture
@@ -265,6 +266,24 @@ def test_dates_follow_the_shops_locale(world, mrt, twilio, mailbox, run_jobs):
 
     assert "14 mars 2030" in mailbox.messages[0].get_body(("plain",)).get_content()
     assert "14 mars 2030" in twilio.sent[0]["Body"]
+
+
+def test_messages_greet_the_customer_by_first_name_and_name_the_variant(
+        world, mrt, twilio, mailbox, run_jobs):
+    with unit_of_work(world.rt.sessions) as session:
+        session.add(Variant(shop_id=world.shop_id, variant_id=511, title="Sage / M"))
+    world.order(1001, (11, "Linen Shirt", 3, 2, ETA), first_name="Ada")
+    world.effect(1001, 11, "line_backordered", new=ETA)
+    world.settings(liquid_templates={"backordered": {
+        "sms": "Hi {{ customer.first_name }}: {% for line in lines %}{{ line.backordered }} of "
+               "{{ line.quantity }} {{ line.title }} ({{ line.variant_title }}) ship "
+               "{{ line.eta | date: '%Y-%m-%d' }}{% endfor %} {{ status_url }}"}})
+
+    dispatch_and_send(world, run_jobs)
+
+    text = mailbox.messages[0].get_body(("plain",)).get_content()
+    assert text.startswith("Hello Ada,") and "2 x Linen Shirt (Sage / M): expected" in text
+    assert twilio.sent[0]["Body"].startswith("Hi Ada: 2 of 3 Linen Shirt (Sage / M) ship 2030-03-14 ")
 
 
 # --- delay notices ---------------------------------------------------------------

@@ -129,6 +129,7 @@ class CustomerOrder(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(32))
     customer_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    customer_first_name: Mapped[str | None] = mapped_column(String(255))
     locale: Mapped[str | None] = mapped_column(String(16))
     placed_at: Mapped[datetime] = mapped_column(UtcDateTime())
     source_updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -35,6 +35,7 @@ class OrderSnapshot:
     updated_at: datetime
     cancelled_at: datetime | None
     lines: tuple[LineSnapshot, ...]
+    customer_first_name: str | None = None  # for message templates (customer.first_name)
 
     @property
     def variant_ids(self) -> set[int]:
@@ -111,6 +112,8 @@ def parse_order(payload: dict) -> OrderSnapshot:
     if not isinstance(lines, list):
         raise InvalidInput("line_items must be a list")
     customer = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
+    billing = payload.get("billing_address")
+    billing = billing if isinstance(billing, dict) else {}
     created = _time(payload, "created_at")
     return OrderSnapshot(
         order_id=_int(payload, "id"), name=_text(payload, "name", 64) or "",
@@ -120,7 +123,8 @@ def parse_order(payload: dict) -> OrderSnapshot:
         locale=_text(payload, "customer_locale", 16), placed_at=created,
         updated_at=_time(payload, "updated_at", required=False) or created,
         cancelled_at=_time(payload, "cancelled_at", required=False),
-        lines=tuple(_parse_line(line) for line in lines))
+        lines=tuple(_parse_line(line) for line in lines),
+        customer_first_name=_text(customer, "first_name") or _text(billing, "first_name"))
 
 
 def _parse_line(line) -> LineSnapshot:

@@ -131,8 +131,8 @@ def _lines_of_other_orders(session: Session, shop_id: int, order: CustomerOrder 
 
 
 def _store_order(order: CustomerOrder, shop_id: int, snap: OrderSnapshot) -> set[int]:
-    for field in ("name", "email", "phone", "customer_id", "locale", "placed_at",
-                  "cancelled_at"):
+    for field in ("name", "email", "phone", "customer_id", "customer_first_name", "locale",
+                  "placed_at", "cancelled_at"):
         setattr(order, field, getattr(snap, field))
     order.source_updated_at = snap.updated_at
     by_id = {line.line_item_id: line for line in order.lines}

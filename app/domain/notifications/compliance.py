@@ -42,8 +42,13 @@ def _notifications(subject: Subject, order_ids: set[int], addresses: set[str]):
 
 
 def redact_notifications(session: Session, subject: Subject) -> None:
-    """Erase the customer's phone, email and message bodies, and their SMS consent rows."""
+    """Erase the customer's phone, email, first name and message bodies, and their SMS
+    consent rows."""
     order_ids, emails, phones = _reach(session, subject)
+    if order_ids:
+        session.execute(update(CustomerOrder).where(CustomerOrder.shop_id == subject.shop_id,
+                                                    CustomerOrder.order_id.in_(order_ids))
+                        .values(customer_first_name=None))
     session.execute(update(Notification)
                     .where(*_notifications(subject, order_ids, emails | phones))
                     .values(recipient=None, subject="", body="", html=None, lines=[]))

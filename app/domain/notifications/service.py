@@ -174,7 +174,8 @@ def _content(session: Session, shop: Shop, order: CustomerOrder, lines: dict[int
     views = [_view(lines.get(u.line_item_id), u, titles) for u in updates]
     return MessageContent(shop.name or shop.domain, order.name or f"#{order.order_id}",
                           rules.headline(u.kind for u in updates), views,
-                          links.url(shop.id, order.order_id), shop.locale or "en")
+                          links.url(shop.id, order.order_id), shop.locale or "en",
+                          customer_first_name=order.customer_first_name)
 
 
 def _insert(session: Session, shop: Shop, settings: NotifySettings, order: CustomerOrder,
