@@ -65,8 +65,8 @@ class _State:
             if "endcomment" in piece:
                 raise NotConvertible("a comment mentions endcomment")
             return "{% comment %}" + piece[2:-2] + "{% endcomment %}"
-        opening, closing = piece[:3] if piece[2] == "-" else piece[:2], \
-            piece[-3:] if piece[-3] == "-" else piece[-2:]
+        opening = piece[:3] if piece[2] == "-" else piece[:2]  # "{%-" trims as in Jinja
+        closing = piece[-3:] if piece[-3] == "-" else piece[-2:]
         body = piece[len(opening):-len(closing)].strip()
         if opening.startswith("{{"):
             return f"{opening} {self.expression(body, output=True)} {closing}"
