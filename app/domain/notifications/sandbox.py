@@ -23,6 +23,7 @@ from liquid.exceptions import LiquidError
 from liquid.template import BoundTemplate
 
 CPU_BUDGET_SECONDS = 0.050
+LOOP_ITERATIONS = 2_000  # a message lists an order's lines, a few hundred at most
 MAX_OUTPUT_BYTES = 100_000  # Gmail clips an email beyond 102 KB anyway
 MAX_TEXT = 100_000  # characters of any string a filter takes or makes
 MAX_ITEMS = 10_000  # items of any list a filter takes or makes: some filters work item by item
@@ -118,7 +119,7 @@ class _Template(BoundTemplate):
 
 class _Environment(Environment):
     template_class = _Template
-    loop_iteration_limit = 2_000  # a message lists an order's lines, a few hundred at most
+    loop_iteration_limit = LOOP_ITERATIONS
     output_stream_limit = MAX_OUTPUT_BYTES
     local_namespace_limit = MAX_OUTPUT_BYTES
     context_depth_limit = 16

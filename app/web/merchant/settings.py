@@ -15,6 +15,7 @@ from app.domain.customer_options import alternatives
 from app.domain.followups import FollowUp
 from app.domain.merchant import overrides, templates
 from app.domain.merchant import settings as shop_settings
+from app.domain.notifications import sandbox
 from app.errors import InvalidInput
 from app.web.deps import rt
 from app.web.merchant.common import back_to, merchant, page
@@ -143,7 +144,7 @@ def _messages_page(kind: str, sources, code: int = 200, **context):
                                                           today=utcnow().date())
         except InvalidInput as exc:
             context.update(errors=exc.field_errors, error=exc.message)
-    return page("merchant/messages.html", code, kind=kind, kinds=templates.KINDS,
+    return page("merchant/messages.html", code, kind=kind, kinds=templates.KINDS, limits=sandbox,
                 sources=sources, labels=PART_LABELS, customised=changed, **context)
 
 
