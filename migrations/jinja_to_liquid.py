@@ -5,7 +5,7 @@ of CONTRACT.md's names), `for`, `if`/`elif`/`else`, `set`, comparisons joined by
 only `and` or only `or`, `loop.*`, a few filters, comments. Anything else (arithmetic,
 `~`, calls, macros, tests, mixed `and`/`or`, raw blocks) raises NotConvertible, and
 the caller keeps the default template for that part instead. Frozen with migration
-0009: it describes the templates of that release, not the current code.
+0012_i15a_liquid_templates: it describes the templates of that release, not the current code.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Migration 0009: the Jinja templates shops stored become Liquid, or the default, and say so."""
+"""Migration 0012_i15a: the Jinja templates shops stored become Liquid or the default, and say so."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import psycopg
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 
 from app.domain.notifications.rendering import default_template
 from app.migrate import alembic_config, upgrade
@@ -49,10 +50,14 @@ def test_what_has_no_mechanical_liquid_twin_is_not_converted(jinja):
         convert(jinja, "text")
 
 
+BEFORE = ScriptDirectory.from_config(alembic_config("postgresql://unused")).get_revision(
+    "0012_i15a_liquid_templates").down_revision  # the schema the conversion starts from
+
+
 @pytest.fixture
 def old_database():
     name, url = create_database()
-    upgrade(url, "0008_inbox_payload_lz4")
+    upgrade(url, BEFORE)
     yield url
     drop_database(name)
 
@@ -83,7 +88,7 @@ def test_upgrade_converts_each_shops_templates_keeps_the_jinja_and_reports(old_d
     assert notes["liquid_conversion"]["backordered"]["sms"] == "converted"
     assert notes["liquid_conversion"]["backordered"]["subject"].startswith("default: ")
     assert two == {"notifications": {"email_enabled": False}}
-    command.downgrade(alembic_config(old_database), "0008_inbox_payload_lz4")
+    command.downgrade(alembic_config(old_database), BEFORE)
     with psycopg.connect(dsn) as conn:
         one = conn.execute("SELECT extra FROM shop_settings WHERE shop_id = 1").fetchone()[0]
     assert one == {"notifications": {"templates": jinja, "sms_enabled": True}}

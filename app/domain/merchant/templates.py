@@ -27,7 +27,7 @@ from app.domain.notifications.rules import TEMPLATES_KEY, LineUpdate
 from app.errors import InvalidInput
 
 KINDS = tuple(k.value for k in Kind)
-CONVERSION_KEY = "liquid_conversion"  # written by migration 0009, forgotten once edited
+CONVERSION_KEY = "liquid_conversion"  # written by migration 0012_i15a, forgotten once edited
 MAX_SOURCE = 20_000
 
 
@@ -59,7 +59,7 @@ def current_sources(session: Session, shop_id: int, kind: str) -> dict[str, str]
 
 
 def conversion_notes(session: Session, shop_id: int, kind: str) -> dict[str, str]:
-    """The parts of this kind that migration 0009 could not convert from Jinja, and why."""
+    """The parts of this kind that migration 0012_i15a could not convert from Jinja, and why."""
     row = session.get(ShopSettings, shop_id)
     report = (((row.extra or {}).get("notifications") or {}) if row else {}).get(CONVERSION_KEY)
     outcomes = (report or {}).get(kind) if isinstance(report, Mapping) else None

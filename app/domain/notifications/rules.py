@@ -32,7 +32,7 @@ class QuietHours:
 
 
 # The shop's Liquid templates, {kind: {part: source}}. Not "templates": that key holds
-# the Jinja ones of earlier releases, which migration 0009 converted.
+# the Jinja ones of earlier releases, which migration 0012_i15a_liquid_templates converted.
 TEMPLATES_KEY = "liquid_templates"
 
 

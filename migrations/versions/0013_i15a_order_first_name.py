@@ -1,7 +1,7 @@
 """orders: the customer's first name, for message templates (customer.first_name)
 
-Revision ID: 0010_i15a_order_first_name
-Revises: 0009_i15a_liquid_templates
+Revision ID: 0013_i15a_order_first_name
+Revises: 0012_i15a_liquid_templates
 
 Expand only: a nullable column the previous release ignores; orders stored before it
 get the name with their next snapshot, and templates see an empty name until then.
@@ -9,8 +9,8 @@ get the name with their next snapshot, and templates see an empty name until the
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010_i15a_order_first_name'
-down_revision = '0009_i15a_liquid_templates'
+revision = '0013_i15a_order_first_name'
+down_revision = '0012_i15a_liquid_templates'
 branch_labels = None
 depends_on = None
 

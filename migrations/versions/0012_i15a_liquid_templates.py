@@ -1,7 +1,7 @@
 """message templates: the shops' Jinja templates converted to Liquid
 
-Revision ID: 0009_i15a_liquid_templates
-Revises: 0008_inbox_payload_lz4
+Revision ID: 0012_i15a_liquid_templates
+Revises: 0009_i16b_fulfilment_holds
 
 Data only, and expand only: each shop's `notifications.templates` (Jinja) is read and
 the Liquid twin of every part is written to `notifications.liquid_templates`, which the
@@ -19,8 +19,8 @@ from alembic import op
 
 from migrations.jinja_to_liquid import NotConvertible, convert
 
-revision = '0009_i15a_liquid_templates'
-down_revision = '0008_inbox_payload_lz4'
+revision = '0012_i15a_liquid_templates'
+down_revision = '0009_i16b_fulfilment_holds'
 branch_labels = None
 depends_on = None
 
