@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -12,9 +11,8 @@ from app.config import Settings
 from app.domain.models import Base
 from app.runtime import Runtime
 from tests.support import servers
-from tests.support.shopify import handed_off
+from tests.support.shopify import FIXTURES, handed_off
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 WEBHOOK_SECRET = "test_secret_key"  # the secret of Shopify's own HMAC test vectors
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -10,6 +12,8 @@ from app.domain.intake.service import SHOP_DOMAIN, HandlerContext
 from app.domain.shops.models import Shop
 from app.domain.shops.rules import SealedRefresh
 from app.errors import InvalidInput, NotFound
+
+log = logging.getLogger(__name__)
 
 
 def normalise_domain(domain: str) -> str:
@@ -60,7 +64,13 @@ def handle_shop_redact(ctx: HandlerContext) -> None:
     """Erase everything stored for the shop, 48 hours after uninstall (Shopify's request).
 
     The request itself stays, detached from the shop, as the record that it was honoured.
+    A shop that is installed (again) is never erased, nor one the payload does not name.
     """
+    named = str(ctx.payload.get("shop_domain") or "").strip().lower()
+    if ctx.shop.active or named != ctx.shop.domain:
+        log.warning("shop/redact for %s left the shop as it is: %s", ctx.shop.domain,
+                    "it is installed" if ctx.shop.active else f"the payload names {named!r}")
+        return
     ctx.event.shop_id = None
     ctx.session.flush()
     erase_shop(ctx.session, ctx.shop.id)
