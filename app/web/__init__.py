@@ -8,6 +8,7 @@ from flask import Flask
 
 from app.config import Settings
 from app.runtime import Runtime
+from app.web.deps import RowIdConverter
 
 log = logging.getLogger(__name__)
 
@@ -16,6 +17,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     """Build the WSGI app; reads the environment only when no settings are given."""
     settings = settings or (runtime.settings if runtime else Settings.from_env())
     app = Flask(__name__)
+    app.url_map.converters["id"] = RowIdConverter
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=16 * 1024 * 1024)
     app.extensions["backorder"] = runtime or Runtime(settings)
 
