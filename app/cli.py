@@ -163,13 +163,15 @@ def shops_login_link(ctx: _Context, domain: str) -> None:
     from app.demo import dev_settings
     from app.domain.shops.service import get_shop
     from app.web.merchant.identity import login_link
-    # Without SECRET_KEY, sign with the key `make run` gave the local service.
-    settings = dev_settings() if ctx.rt.settings.secret_key_generated else ctx.rt.settings
-    with unit_of_work(ctx.rt.sessions) as session:
+    try:
+        runtime = ctx.rt
+    except ConfigError:  # no SECRET_KEY: sign with the key `make run` gave the local service
+        runtime = Runtime(dev_settings())
+    with unit_of_work(runtime.sessions) as session:
         shop = get_shop(session, domain)
         if not shop.active:
             raise click.ClickException(f"{shop.domain} has uninstalled the app")
-        click.echo(login_link(settings, shop))
+        click.echo(login_link(runtime.settings, shop))
 
 
 @cli.command()

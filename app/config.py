@@ -8,18 +8,14 @@ repr() or logs.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
 from app.errors import ConfigError
-
-log = logging.getLogger(__name__)
 
 DEFAULT_API_VERSION = "2026-10"
 DEFAULT_ADMIN_API_URL = "https://{shop}/admin/api/{version}/graphql.json"
@@ -37,7 +33,6 @@ class Settings:
     redis_url: str | None = None
     port: int = 8000
     public_url: str = "http://localhost:8000"
-    secret_key_generated: bool = False
     shopify_api_key: str | None = None
     shopify_api_secret: str | None = _secret()
     shopify_api_secret_previous: str | None = _secret()
@@ -83,15 +78,13 @@ class Settings:
         env = _Env(os.environ if environ is None else environ)
         port = env.integer("PORT", 8000)
         secret_key = env.text("SECRET_KEY")
-        generated = secret_key is None
-        if generated:
-            secret_key = secrets.token_urlsafe(32)
-            log.warning("SECRET_KEY is not set: using a generated development key "
-                        "(sessions and links will not survive a restart)")
+        if secret_key is None:
+            # A key made up per process breaks every cookie, link and OAuth round trip
+            # that reaches another process; `make run` gives its processes one.
+            raise ConfigError("SECRET_KEY is required (`make run` sets one for local use)")
         settings = cls(
             database_url=env.database_url("DATABASE_URL"),
             secret_key=secret_key,
-            secret_key_generated=generated,
             redis_url=env.url("REDIS_URL", schemes=("redis", "rediss", "unix")),
             port=port,
             public_url=(env.url("PUBLIC_URL", schemes=("http", "https"))
