@@ -61,7 +61,8 @@ def run(*, port: int = 8000) -> None:
     subprocess.run([bin_dir / "backorder", "db", "upgrade"], env=env, check=True)
     children = [
         subprocess.Popen([bin_dir / "gunicorn", "app.wsgi:app", "--bind", f"127.0.0.1:{port}",
-                          "--workers", "2", "--access-logfile", "-"], env=env),
+                          "--workers", "2", "--access-logfile", "-",
+                          "--logger-class", "app.web.access_log.RedactingLogger"], env=env),
         subprocess.Popen([bin_dir / "backorder", "worker"], env=env),
     ]
     _announce(port, settings, env)

@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app.errors import DomainError
+from app.web.access_log import redacted
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ def html_errors(bp: Blueprint, page: ErrorPage, *, stale_form: str) -> None:
 
 
 def _unexpected(exc: Exception, page: ErrorPage):
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    log.exception("unhandled error on %s %s", request.method, redacted(request.path))
     return page("Something went wrong on our side. Please try again later.", 500)
 
 
