@@ -94,7 +94,7 @@ def redeem(token: str):
 
 @bp.post("/logout")
 def logout():
-    identity.logout()
+    identity.logout(rt())
     return redirect(url_for("auth.login"), code=303)
 
 

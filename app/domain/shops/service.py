@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.domain.base import Base, utcnow
@@ -41,8 +41,15 @@ def register_shop(session: Session, *, domain: str, token_ciphertext: str,
     (refresh or SealedRefresh()).apply(shop)
     shop.active, shop.needs_reinstall, shop.uninstalled_at = True, False, None
     shop.installed_at = utcnow()
+    shop.session_version = (shop.session_version or 0) + 1
     session.flush()
     return shop
+
+
+def end_sessions(session: Session, shop_id: int) -> None:
+    """Log out everywhere: every cookie session opened for the shop so far stops working."""
+    session.execute(update(Shop).where(Shop.id == shop_id)
+                    .values(session_version=Shop.session_version + 1))
 
 
 def get_shop(session: Session, domain: str) -> Shop:
