@@ -53,8 +53,12 @@ class Settings:
     # prometheus-client's own switch, read by the library too: the processes of one host
     # write their metrics there, and /metrics aggregates them.
     prometheus_multiproc_dir: str | None = None
+    # Proxies (load balancer, PaaS router) in front of the web processes whose
+    # X-Forwarded-For is trusted: the client address rate limits count by.
+    proxy_hops: int = 0
     # Not from the environment: knobs tests and benchmarks turn.
     webhook_max_bytes: int = 1024 * 1024
+    rate_limits: bool = True  # off in the tests except those of the limits themselves
     http_timeout: float = 10.0
 
     @property
@@ -108,6 +112,7 @@ class Settings:
             mail_from=env.email("MAIL_FROM"),
             sms_rate_per_second=env.count("SMS_RATE_PER_SECOND", 1),
             prometheus_multiproc_dir=env.text("PROMETHEUS_MULTIPROC_DIR"),
+            proxy_hops=env.count("PROXY_HOPS", 0),
         )
         _check_combinations(settings)
         return settings

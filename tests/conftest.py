@@ -36,7 +36,8 @@ def redis_url():
 def base_settings(database_url, redis_url) -> Settings:
     return Settings(database_url=database_url, redis_url=redis_url, secret_key="s3cret-test-key",
                     shopify_api_key="test-api-key", shopify_api_secret=WEBHOOK_SECRET,
-                    public_url="https://backorder.test", webhook_max_bytes=256 * 1024)
+                    public_url="https://backorder.test", webhook_max_bytes=256 * 1024,
+                    rate_limits=False)
 
 
 @pytest.fixture(scope="session")
