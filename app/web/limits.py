@@ -29,6 +29,7 @@ def install(app: Flask, settings: Settings) -> None:
                       key_prefix="backorder:limits", strategy="moving-window",
                       headers_enabled=True, swallow_errors=True,
                       in_memory_fallback_enabled=True)
+    app.extensions["backorder_limiter"] = limiter  # the decorated views hold it weakly
     for name, limit in BLUEPRINT_LIMITS.items():
         limiter.limit(limit)(app.blueprints[name])
     for endpoint, limit in VIEW_LIMITS.items():
