@@ -59,6 +59,7 @@ class Settings:
     # Not from the environment: knobs tests and benchmarks turn.
     webhook_max_bytes: int = 1024 * 1024
     rate_limits: bool = True  # off in the tests except those of the limits themselves
+    supplier_loopback_allowed: bool = False  # tests: fake supplier endpoints on loopback
     http_timeout: float = 10.0
 
     @property

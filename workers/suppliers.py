@@ -96,8 +96,10 @@ def send_purchase_order(po_id: int) -> None:
     enqueue_followups(rt.redis, followups)
     if claim is None:
         return
+    secret = claim.endpoint_secret_ciphertext
     channel = supplier_channel(rt.settings, endpoint_url=claim.endpoint_url,
-                               endpoint_secret=claim.endpoint_secret)
+                               endpoint_secret=TokenCipher(rt.settings.secret_key).decrypt(secret)
+                               if secret else None)
     try:
         channel.send_purchase_order(claim.doc)
     except IntegrationError as exc:

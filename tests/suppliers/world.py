@@ -17,6 +17,7 @@ from app.domain.ports import InventoryLevelInfo, VariantInfo
 from app.domain.suppliers.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierItem
 from app.domain.suppliers.service import recompute
 from app.domain.suppliers.shopify_receipts import RECEIPTS
+from app.security import TokenCipher
 from tests.support.factories import make_shop
 
 LOCATION = 1
@@ -48,7 +49,9 @@ class World:
         with self.session() as s:
             supplier = Supplier(shop_id=self.shop_id, name=name, active=True, currency="USD",
                                 email=email if email is not None else f"{name.lower()}@example.com",
-                                endpoint_url=endpoint_url, endpoint_secret=endpoint_secret)
+                                endpoint_url=endpoint_url, endpoint_secret_ciphertext=TokenCipher(
+                                    self.rt.settings.secret_key).encrypt(endpoint_secret)
+                                if endpoint_secret else None)
             s.add(supplier)
             s.flush()
             return supplier.id
