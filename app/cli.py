@@ -65,13 +65,25 @@ def shops_add(ctx: _Context, domain: str, token: str) -> None:
     from app.security import TokenCipher
     settings = ctx.rt.settings
     domain = normalise_domain(domain)
-    shop_id = onboard_shop(
-        ctx.rt.sessions, domain=domain, token_ciphertext=TokenCipher(settings.secret_key).encrypt(token),
-        admin=ctx.rt.shopify_admin(domain, token),
-        callback_url=f"{settings.public_url}/webhooks/shopify")
+    try:  # subscribing comes first: when it fails, nothing is registered
+        shop_id = onboard_shop(
+            ctx.rt.sessions, domain=domain,
+            token_ciphertext=TokenCipher(settings.secret_key).encrypt(token),
+            admin=ctx.rt.shopify_admin(domain, token),
+            callback_url=f"{settings.public_url}/webhooks/shopify")
+    except BackorderError as exc:
+        raise click.ClickException(
+            f"subscribing {domain}'s webhooks failed ({exc}); nothing was registered: "
+            f"run the same command again") from exc
     from workers import context, shopify
     context.install(ctx.rt)
-    count = shopify.sync_shop(shop_id)
+    try:
+        count = shopify.sync_shop(shop_id)
+    except BackorderError as exc:
+        raise click.ClickException(
+            f"shop {domain} registered (id {shop_id}) and its webhooks subscribed, but the "
+            f"catalog sync failed ({exc}): retry it with `backorder sync --shop {domain}`"
+        ) from exc
     click.echo(f"shop {domain} registered (id {shop_id}), webhooks subscribed, "
                f"{count} variants synced")
 
