@@ -61,25 +61,17 @@ def test_a_settings_number_no_column_holds_is_refused_next_to_its_field(
             "Choose one of the shop's locations" in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("form", [
-    {"target": "variant:{}", "mode": "auto"},
-    {"target": "product:{}", "mode": "auto"},
-    {"target": "variant:101", "buffer": "{}"},
-    {"target": "variant:101", "fixed_cap": "{}"}])
-def test_an_override_number_no_column_holds_is_refused(merchant_client, world, form):
+@pytest.mark.parametrize("path, form", [
+    ("/app/settings/overrides", {"target": "variant:{}", "mode": "auto"}),
+    ("/app/settings/overrides", {"target": "product:{}", "mode": "auto"}),
+    ("/app/settings/overrides", {"target": "variant:101", "buffer": "{}"}),
+    ("/app/settings/overrides", {"target": "variant:101", "fixed_cap": "{}"}),
+    ("/app/settings/alternatives", {"target": "variant:{}", "alternative": "101"}),
+    ("/app/settings/alternatives", {"target": "variant:101", "alternative": "{}"})])
+def test_an_override_or_alternative_number_no_column_holds_is_refused(
+        merchant_client, world, path, form):
     world.variant(101, "TEE")
     token = csrf_token(merchant_client)
     for number in NUMBERS:
         data = {"csrf_token": token, **{k: v.format(number) for k, v in form.items()}}
-        assert merchant_client.post("/app/settings/overrides", data=data).status_code == 400, number
-
-
-@pytest.mark.parametrize("form", [
-    {"target": "variant:{}", "alternative": "101"},
-    {"target": "variant:101", "alternative": "{}"}])
-def test_an_alternative_no_column_holds_is_refused(merchant_client, world, form):
-    world.variant(101, "TEE")
-    token = csrf_token(merchant_client)
-    for number in NUMBERS:
-        data = {"csrf_token": token, **{k: v.format(number) for k, v in form.items()}}
-        assert merchant_client.post("/app/settings/alternatives", data=data).status_code == 400, number
+        assert merchant_client.post(path, data=data).status_code == 400, number

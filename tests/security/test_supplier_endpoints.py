@@ -68,13 +68,7 @@ def test_the_channel_refuses_a_private_address_at_send_time_and_posts_nothing():
 @responses.activate
 def test_the_secret_is_stored_encrypted_and_still_signs_the_po(rt):
     world = World(rt)
-    world.settings(po_auto_send=True, po_coalesce_minutes=0)
-    acme = world.supplier("Acme", email="", endpoint_url=URL, endpoint_secret="whsec_acme")
-    world.item(acme, "TEE-M")
-    world.variant(11, "TEE-M", available=0)
-    world.backorder(11, 2)
-    world.plan()
-    [po] = world.pos()
+    acme, po = world.http_supplier_po(URL, "whsec_acme")
     responses.post(URL, status=200)
     jobs.send_purchase_order(po.id)
     [call] = responses.calls

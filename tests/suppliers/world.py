@@ -56,6 +56,18 @@ class World:
             s.flush()
             return supplier.id
 
+    def http_supplier_po(self, url: str, secret: str) -> tuple[int, PurchaseOrder]:
+        """A supplier reached by HTTP and the PO planned for two backordered units, to be
+        sent at once."""
+        self.settings(po_auto_send=True, po_coalesce_minutes=0)
+        supplier = self.supplier("Acme", email="", endpoint_url=url, endpoint_secret=secret)
+        self.item(supplier, "TEE-M")
+        self.variant(11, "TEE-M", available=0)
+        self.backorder(11, 2)
+        self.plan()
+        [po] = self.pos()
+        return supplier, po
+
     def item(self, supplier_id: int, sku: str, *, lead_time_days: int = 7, moq: int = 1,
              pack_size: int = 1, priority: int = 1, unit_cost: str = "4.50") -> None:
         with self.session() as s:
