@@ -8,8 +8,8 @@ import json
 import pytest
 from sqlalchemy import select
 
+from app.domain.intake.checks import MAX_DEPTH
 from app.domain.intake.models import EventStatus, WebhookEvent
-from app.domain.intake.service import MAX_DEPTH
 from app.domain.inventory.models import CustomerOrder
 from app.domain.shops.models import Shop
 from tests.conftest import WEBHOOK_SECRET

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
-from itertools import accumulate
 from typing import Any
 
 import orjson
@@ -31,8 +29,9 @@ from sqlalchemy.orm import Session
 
 from app.db import fetch_native, ignoring_conflict
 from app.domain.base import utcnow
+from app.domain.intake.checks import BOM, check_payload, parse_time
 from app.domain.intake.models import EventStatus, WebhookEvent
-from app.domain.intake.topics import COMPLIANCE_TOPICS, HANDLED_TOPICS, ORDER_TOPICS
+from app.domain.intake.topics import COMPLIANCE_TOPICS, HANDLED_TOPICS
 from app.domain.shops.models import Shop
 from app.errors import InvalidInput
 
@@ -41,21 +40,6 @@ SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 # 500): a dedup key is the topic, "|event:" and an id, within its 255 characters.
 # Shopify's own ids are UUIDs or digits, 36 characters at most.
 MAX_DOMAIN, MAX_TOPIC, MAX_ID, MAX_API_VERSION = 255, 100, 100, 20
-# The worker reads payloads with json.loads, which recurses once a level and stops near
-# the interpreter's recursion limit (1000 frames, some taken by the worker itself);
-# simdjson and orjson take up to 1023 levels. Shopify's payloads nest fewer than ten.
-MAX_DEPTH = 800
-BOM = b"\xef\xbb\xbf"
-# The timestamps the worker reads from each topic's payload (app/domain/inventory/payloads.py).
-PAYLOAD_TIMES = {**dict.fromkeys(ORDER_TOPICS, ("created_at", "updated_at", "cancelled_at")),
-                 "refunds/create": ("created_at",), "inventory_levels/update": ("updated_at",),
-                 "products/update": ("updated_at",)}
-# Where a topic's payload names its shop; an order only by a *.myshopify.com status URL.
-SHOP_FIELDS = {**dict.fromkeys(COMPLIANCE_TOPICS, "shop_domain"),
-               "app/uninstalled": "myshopify_domain",
-               **{topic: "order_status_url" for topic in ORDER_TOPICS
-                  if topic.startswith("orders/")}}
-STATUS_URL_SHOP = re.compile(r"^https://([a-z0-9][a-z0-9-]*\.myshopify\.com)/", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -112,19 +96,6 @@ def _timestamp(raw: str | None) -> datetime | None:
     return value if value.tzinfo else None
 
 
-def parse_time(raw, name: str) -> datetime:
-    """An ISO 8601 timestamp that has a UTC equivalent within years 1 to 9999 (the only
-    ones PostgreSQL hands back to Python); InvalidInput naming `name` otherwise."""
-    try:
-        value = datetime.fromisoformat(raw)
-        if value.tzinfo and value.year in (1, 9999):
-            value.astimezone(UTC)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise InvalidInput(f"{name} is not an ISO 8601 timestamp within years 1 to 9999") \
-            from exc
-    return value
-
-
 def parse_payload(body: bytes, delivery: Delivery) -> Mapping:
     """The JSON object in the body, read-only, checked so that the worker can process it:
     InvalidInput when it is not one, or names another shop than the delivery's.
@@ -138,7 +109,7 @@ def parse_payload(body: bytes, delivery: Delivery) -> Mapping:
     1024 levels). What they take and the worker's json.loads would not (a byte order
     mark, nesting beyond MAX_DEPTH) is refused here, as are timestamps it could not store.
     """
-    if body.startswith(BOM):
+    if body.startswith(BOM):  # simdjson skips it; json.loads refuses it
         raise InvalidInput("body starts with a byte order mark")
     try:
         payload = simdjson.Parser().parse(body)
@@ -146,40 +117,8 @@ def parse_payload(body: bytes, delivery: Delivery) -> Mapping:
         payload = _strict_json(body)
     if not isinstance(payload, simdjson.Object | dict):
         raise InvalidInput("body is not a JSON object")
-    if _too_deep(body):
-        raise InvalidInput(f"body nests deeper than {MAX_DEPTH} levels")
-    if field_name := SHOP_FIELDS.get(delivery.topic):
-        _check_shop(payload.get(field_name), delivery.shop_domain)
-    for key in PAYLOAD_TIMES.get(delivery.topic, ()):
-        if (raw := payload.get(key)) is not None:
-            parse_time(raw, key)
+    check_payload(body, payload, topic=delivery.topic, shop_domain=delivery.shop_domain)
     return payload
-
-
-_BRACKETS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 and -1 as signed bytes
-_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[{]}")
-
-
-def _too_deep(body: bytes) -> bool:
-    """Whether valid JSON nests deeper than MAX_DEPTH. A cheap bound first, as nesting n
-    takes n openers (two scans of the body, against a walk of every bracket outside
-    strings that only bodies with that many openers pay)."""
-    if len(body) <= 2 * MAX_DEPTH or body.count(b"[") + body.count(b"{") <= MAX_DEPTH:
-        return False
-    unescaped = body.replace(b"\\\\", b"").replace(b'\\"', b"")
-    outside_strings = b"".join(unescaped.split(b'"')[::2])
-    steps = array("b", outside_strings.translate(_BRACKETS, _NOT_BRACKETS))
-    return max(accumulate(steps), default=0) > MAX_DEPTH
-
-
-def _check_shop(named, shop_domain: str) -> None:
-    """A payload that names its shop was signed for that shop only: one captured body
-    must not be replayed under another shop's header."""
-    if isinstance(named, str) and named.startswith("https://"):
-        # a status URL names the shop only on its *.myshopify.com host, not a custom domain
-        named = match.group(1) if (match := STATUS_URL_SHOP.match(named)) else None
-    if named is not None and str(named).strip().lower() != shop_domain:
-        raise InvalidInput("the payload names another shop than X-Shopify-Shop-Domain")
 
 
 def _strict_json(body: bytes):
