@@ -36,7 +36,8 @@ class Shop(Base):
     # closes): how long orders keep coming once the service decided to stop selling.
     order_to_deny_seconds: Mapped[float | None] = mapped_column(Float)
     # Cookie sessions carry the version they were opened under; logging out bumps it.
-    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Server default only: INSERTs written for an older schema must not name the column.
+    session_version: Mapped[int] = mapped_column(Integer, server_default="0")
 
     def __repr__(self) -> str:  # never shows the token
         return f"<Shop {self.domain} active={self.active}>"

@@ -66,7 +66,7 @@ def login(shop: Shop) -> None:
     session.permanent = True
     session["shop_id"] = shop.id
     session["installed_at"] = installed_stamp(shop)
-    session["version"] = shop.session_version
+    session["version"] = shop.session_version or 0
 
 
 def logout(rt: Runtime) -> None:
@@ -105,7 +105,7 @@ def current_merchant(rt: Runtime) -> Merchant | None:
         return None
     shop = _active_shop(rt, Shop.id == shop_id)
     if (shop is None or installed_stamp(shop) != session.get("installed_at")
-            or session.get("version", 0) != shop.session_version):
+            or session.get("version", 0) != (shop.session_version or 0)):
         session.clear()  # uninstalled, reinstalled or logged out since: this session is over
         return None
     return _merchant(shop, embedded=False)
