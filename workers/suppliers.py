@@ -24,7 +24,7 @@ from app.domain.suppliers.models import PurchaseOrder
 from app.domain.suppliers.portal import TOKEN_PURPOSE
 from app.domain.suppliers.service import PushReceipts, SendPurchaseOrder
 from app.errors import IntegrationError, PermanentError, TransientError
-from app.security import LinkSigner
+from app.security import LinkSigner, TokenCipher
 from integrations.suppliers import supplier_channel
 from workers import queues
 from workers.context import runtime
