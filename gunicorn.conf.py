@@ -23,6 +23,8 @@ graceful_timeout = 30
 # across them. On one shared socket the first process to wake took most keep-alive
 # connections, leaving the other process, and a core, idle.
 reuse_port = True
+# Signed link tokens in request paths are credentials: the access log shows them redacted.
+logger_class = "app.web.access_log.RedactingLogger"
 
 # One process per core, each kept on its own: a process's threads hand requests, commits
 # and the GIL to each other many times a request, and a wake-up on another core costs

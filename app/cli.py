@@ -65,13 +65,25 @@ def shops_add(ctx: _Context, domain: str, token: str) -> None:
     from app.security import TokenCipher
     settings = ctx.rt.settings
     domain = normalise_domain(domain)
-    shop_id = onboard_shop(
-        ctx.rt.sessions, domain=domain, token_ciphertext=TokenCipher(settings.secret_key).encrypt(token),
-        admin=ctx.rt.shopify_admin(domain, token),
-        callback_url=f"{settings.public_url}/webhooks/shopify")
+    try:  # subscribing comes first: when it fails, nothing is registered
+        shop_id = onboard_shop(
+            ctx.rt.sessions, domain=domain,
+            token_ciphertext=TokenCipher(settings.secret_key).encrypt(token),
+            admin=ctx.rt.shopify_admin(domain, token),
+            callback_url=f"{settings.public_url}/webhooks/shopify")
+    except BackorderError as exc:
+        raise click.ClickException(
+            f"subscribing {domain}'s webhooks failed ({exc}); nothing was registered: "
+            f"run the same command again") from exc
     from workers import context, shopify
     context.install(ctx.rt)
-    count = shopify.sync_shop(shop_id)
+    try:
+        count = shopify.sync_shop(shop_id)
+    except BackorderError as exc:
+        raise click.ClickException(
+            f"shop {domain} registered (id {shop_id}) and its webhooks subscribed, but the "
+            f"catalog sync failed ({exc}): retry it with `backorder sync --shop {domain}`"
+        ) from exc
     click.echo(f"shop {domain} registered (id {shop_id}), webhooks subscribed, "
                f"{count} variants synced")
 
@@ -163,13 +175,15 @@ def shops_login_link(ctx: _Context, domain: str) -> None:
     from app.demo import dev_settings
     from app.domain.shops.service import get_shop
     from app.web.merchant.identity import login_link
-    # Without SECRET_KEY, sign with the key `make run` gave the local service.
-    settings = dev_settings() if ctx.rt.settings.secret_key_generated else ctx.rt.settings
-    with unit_of_work(ctx.rt.sessions) as session:
+    try:
+        runtime = ctx.rt
+    except ConfigError:  # no SECRET_KEY: sign with the key `make run` gave the local service
+        runtime = Runtime(dev_settings())
+    with unit_of_work(runtime.sessions) as session:
         shop = get_shop(session, domain)
         if not shop.active:
             raise click.ClickException(f"{shop.domain} has uninstalled the app")
-        click.echo(login_link(settings, shop))
+        click.echo(login_link(runtime.settings, shop))
 
 
 @cli.command()

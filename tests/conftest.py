@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -12,9 +11,8 @@ from app.config import Settings
 from app.domain.models import Base
 from app.runtime import Runtime
 from tests.support import servers
-from tests.support.shopify import handed_off
+from tests.support.shopify import FIXTURES, handed_off
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 WEBHOOK_SECRET = "test_secret_key"  # the secret of Shopify's own HMAC test vectors
 
 
@@ -38,7 +36,8 @@ def redis_url():
 def base_settings(database_url, redis_url) -> Settings:
     return Settings(database_url=database_url, redis_url=redis_url, secret_key="s3cret-test-key",
                     shopify_api_key="test-api-key", shopify_api_secret=WEBHOOK_SECRET,
-                    public_url="https://backorder.test", webhook_max_bytes=256 * 1024)
+                    public_url="https://backorder.test", webhook_max_bytes=256 * 1024,
+                    rate_limits=False)
 
 
 @pytest.fixture(scope="session")

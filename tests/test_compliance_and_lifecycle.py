@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from app.domain.customers.models import CustomerDataExport
 from app.domain.intake.models import EventStatus, WebhookEvent
 from app.domain.shops.models import Shop
-from tests.conftest import WEBHOOK_SECRET, load_json
+from tests.conftest import WEBHOOK_SECRET
 from tests.support.factories import make_shop
-from tests.support.shopify import SHOP, post_webhook
+from tests.support.shopify import SHOP, post_webhook, sample_body
 
 
 def test_uninstall_deactivates_the_shop_forgets_its_token_and_ignores_later_webhooks(
@@ -36,7 +36,7 @@ def test_shop_redact_erases_everything_stored_for_the_shop_after_uninstall(rt, c
                  shop="other.myshopify.com")
     post_webhook(client, "app/uninstalled", {"id": 1}, secret=WEBHOOK_SECRET)
     run_jobs()
-    post_webhook(client, "shop/redact", load_json("shopify/webhooks/shop_redact.2025-01.json"),
+    post_webhook(client, "shop/redact", sample_body("shop_redact.2025-01.json"),
                  secret=WEBHOOK_SECRET)
     run_jobs()
     with rt.sessions() as session:
@@ -49,7 +49,7 @@ def test_shop_redact_erases_everything_stored_for_the_shop_after_uninstall(rt, c
 
 def test_customers_redact_erases_the_customers_order_payloads(rt, client, run_jobs):
     make_shop(rt, domain=SHOP)
-    request = load_json("shopify/webhooks/customers_redact.2025-01.json")
+    request = json.loads(sample_body("customers_redact.2025-01.json"))
     redacted_order, kept_order = request["orders_to_redact"][0], 424242
     for order_id in (redacted_order, kept_order):
         post_webhook(client, "orders/create", {"id": order_id, "email": "john@example.com"},
@@ -68,7 +68,7 @@ def test_customers_redact_erases_the_customers_order_payloads(rt, client, run_jo
 
 def test_customers_data_request_produces_an_export_of_what_is_stored(rt, client, run_jobs):
     make_shop(rt, domain=SHOP)
-    request = load_json("shopify/webhooks/customers_data_request.2025-01.json")
+    request = json.loads(sample_body("customers_data_request.2025-01.json"))
     order_id = request["orders_requested"][0]
     post_webhook(client, "orders/create", {"id": order_id, "email": "john@example.com"},
                  secret=WEBHOOK_SECRET)

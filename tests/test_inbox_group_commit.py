@@ -215,6 +215,7 @@ def test_ids_waiting_when_the_process_exits_are_handed_off(rt, monkeypatch):
     make_shop(rt, domain=SHOP)
     writer = inbox.InboxWriter(rt.engine, rt.redis, linger=30)  # would wait half a minute
     recorded = writer.record(row(1))
+    time.sleep(0.3)  # the hand-off thread is in its linger by now: the exit must cut it short
     started = time.monotonic()
     writer.close()  # what the process's exit does (atexit)
     assert time.monotonic() - started < 5

@@ -12,7 +12,7 @@ from app.domain.intake.models import EventStatus, WebhookEvent
 from integrations.shopify.webhooks import sign_webhook, verify_webhook
 from tests.conftest import FIXTURES, WEBHOOK_SECRET, load_json
 from tests.support.factories import make_shop
-from tests.support.shopify import SHOP, post_webhook, webhook_headers
+from tests.support.shopify import SHOP, post_webhook, sample_body, webhook_headers
 
 SAMPLES = sorted(p.name for p in (FIXTURES / "shopify" / "webhooks").glob("*.json")
                  if not p.name.endswith(".source.json"))
@@ -33,7 +33,7 @@ def events(rt) -> list[WebhookEvent]:
 @pytest.mark.parametrize("sample", SAMPLES)
 def test_every_shopify_sample_payload_signed_is_accepted_and_stored(rt, client, sample):
     make_shop(rt, domain=SHOP)
-    raw = (FIXTURES / "shopify" / "webhooks" / sample).read_bytes()
+    raw = sample_body(sample)
     response = post_webhook(client, SAMPLE_TOPICS[sample.split(".")[0]], raw,
                             secret=WEBHOOK_SECRET)
     assert response.status_code == 200
@@ -45,7 +45,7 @@ def test_every_shopify_sample_payload_signed_is_accepted_and_stored(rt, client, 
 def test_stored_payloads_are_compressed_with_lz4_where_postgresql_has_it(rt, client):
     """pglz cost PostgreSQL about 60% more CPU per 12 KB order (migration 0008)."""
     make_shop(rt, domain=SHOP)
-    raw = (FIXTURES / "shopify" / "webhooks" / "orders_create.2025-01.json").read_bytes()
+    raw = sample_body("orders_create.2025-01.json")
     assert post_webhook(client, "orders/create", raw, secret=WEBHOOK_SECRET).status_code == 200
     with rt.engine.connect() as db:
         has_lz4 = db.exec_driver_sql("SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
@@ -105,7 +105,7 @@ def test_headers_are_read_case_insensitively(rt, client):
 
 def test_same_event_delivered_three_times_is_stored_once_and_has_one_effect(rt, client, run_jobs):
     make_shop(rt, domain=SHOP)
-    payload = load_json("shopify/webhooks/customers_data_request.2025-01.json")
+    payload = sample_body("customers_data_request.2025-01.json")
     for attempt in range(3):
         response = post_webhook(client, "customers/data_request", payload,
                                 secret=WEBHOOK_SECRET, webhook_id=f"retry-{attempt}",

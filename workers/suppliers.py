@@ -24,7 +24,7 @@ from app.domain.suppliers.models import PurchaseOrder
 from app.domain.suppliers.portal import TOKEN_PURPOSE
 from app.domain.suppliers.service import PushReceipts, SendPurchaseOrder
 from app.errors import IntegrationError, PermanentError, TransientError
-from app.security import LinkSigner
+from app.security import LinkSigner, TokenCipher
 from integrations.suppliers import supplier_channel
 from workers import queues
 from workers.context import runtime
@@ -96,8 +96,10 @@ def send_purchase_order(po_id: int) -> None:
     enqueue_followups(rt.redis, followups)
     if claim is None:
         return
+    secret = claim.endpoint_secret_ciphertext
     channel = supplier_channel(rt.settings, endpoint_url=claim.endpoint_url,
-                               endpoint_secret=claim.endpoint_secret)
+                               endpoint_secret=TokenCipher(rt.settings.secret_key).decrypt(secret)
+                               if secret else None)
     try:
         channel.send_purchase_order(claim.doc)
     except IntegrationError as exc:

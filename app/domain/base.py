@@ -16,6 +16,25 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
+BIGINT_MAX, INTEGER_MAX = 2**63 - 1, 2**31 - 1
+
+
+def whole_number(raw: str | None, low: int = 1, high: int = BIGINT_MAX) -> int | None:
+    """A whole number from a form, query or URL within low..high; None unless it is one.
+
+    The digits are measured before int() reads them: int() of thousands of digits is
+    slow, then refused, and a number beyond BIGINT fails the query that binds it.
+    """
+    digits = (raw or "").strip()
+    if not digits.isascii() or not digits.isdigit():
+        return None
+    digits = digits.lstrip("0") or "0"
+    if len(digits) > len(str(high)):
+        return None
+    value = int(digits)
+    return value if low <= value <= high else None
+
+
 # BIGINT on PostgreSQL, INTEGER on SQLite so that autoincrement keeps working there.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 

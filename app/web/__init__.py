@@ -8,6 +8,7 @@ from flask import Flask
 
 from app.config import Settings
 from app.runtime import Runtime
+from app.web.deps import RowIdConverter
 
 log = logging.getLogger(__name__)
 
@@ -16,13 +17,15 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     """Build the WSGI app; reads the environment only when no settings are given."""
     settings = settings or (runtime.settings if runtime else Settings.from_env())
     app = Flask(__name__)
+    app.url_map.converters["id"] = RowIdConverter
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=16 * 1024 * 1024)
     app.extensions["backorder"] = runtime or Runtime(settings)
 
-    from app.web import auth, errors, health, merchant, status, supplier, twilio, webhooks
+    from app.web import auth, errors, health, limits, merchant, status, supplier, twilio, webhooks
     errors.register(app)
     for module in (webhooks, health, supplier, twilio, status, auth, merchant):
         app.register_blueprint(module.bp)
+    limits.install(app, settings)
     # The merchant pages run the CSRF check in their own guard (see app/web/merchant).
     _protect_forms(app, exempt=(webhooks.bp, twilio.bp, *merchant.CHECKS_OWN_CSRF))
     return app

@@ -12,6 +12,7 @@ and a fresh cookie session starts.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import secrets
@@ -19,9 +20,10 @@ from urllib.parse import urlparse
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
+from redis.exceptions import RedisError
 
 from app.domain.shops.service import normalise_domain
-from app.errors import DomainError, Forbidden, IntegrationError
+from app.errors import DomainError, Forbidden, IntegrationError, Unauthorized
 from app.web.deps import rt, settings
 from app.web.merchant import identity, oauth, safe_next, security_headers
 from app.web.merchant.install import install as install_shop
@@ -29,6 +31,8 @@ from integrations.shopify.tokens import shopify_origin
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__, url_prefix="/auth")
+# How long an install may take between our redirect and Shopify's callback.
+STATE_MAX_AGE = 15 * 60
 
 
 @bp.record_once
@@ -56,8 +60,29 @@ def install():
     if "hmac" in request.args and not oauth.valid_callback(settings(), request.args.to_dict()):
         raise Forbidden("The request from Shopify could not be verified.")
     state = secrets.token_urlsafe(24)
+    _redis_or_unavailable(lambda redis: redis.set(_state_key(state), domain, ex=STATE_MAX_AGE))
     session["oauth"] = {"state": state, "shop": domain, "next": request.args.get("next", "")}
     return redirect(oauth.permission_url(settings(), domain, state))
+
+
+def _state_key(state: str) -> str:
+    return f"backorder:oauth-state:{hashlib.sha256(state.encode()).hexdigest()}"
+
+
+def _use_state(state: str, domain: str) -> bool:
+    """Whether this server issued `state` for `domain` and nobody used it yet; a replayed
+    cookie carries a state the first callback used up."""
+    stored, deleted = _redis_or_unavailable(
+        lambda redis: redis.pipeline().get(_state_key(state)).delete(_state_key(state)).execute())
+    return deleted == 1 and stored is not None and hmac.compare_digest(
+        stored.decode() if isinstance(stored, bytes) else str(stored), domain)
+
+
+def _redis_or_unavailable(call):
+    try:
+        return call(rt().redis)
+    except RedisError as exc:
+        raise Unauthorized("Sign-in cannot be checked right now; try again shortly.") from exc
 
 
 @bp.get("/callback")
@@ -70,7 +95,7 @@ def callback():
     if not oauth.valid_callback(settings(), params):
         raise Forbidden("The request from Shopify could not be verified.")
     if not (hmac.compare_digest(str(expected.get("state", "")), params.get("state", "-"))
-            and expected.get("shop") == domain):
+            and expected.get("shop") == domain and _use_state(params["state"], domain)):
         raise Forbidden("This sign-in did not start here or has expired; start the install again.")
     grant = rt().shopify_tokens().exchange_code(domain, params.get("code", ""))
     shop = install_shop(rt(), domain, grant)
@@ -94,7 +119,7 @@ def redeem(token: str):
 
 @bp.post("/logout")
 def logout():
-    identity.logout()
+    identity.logout(rt())
     return redirect(url_for("auth.login"), code=303)
 
 

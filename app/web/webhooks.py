@@ -25,7 +25,7 @@ def shopify():
         WEBHOOKS_RECEIVED.labels(label, "unauthorized").inc()
         raise Unauthorized("HMAC signature is missing or does not match")
     delivery = intake.delivery_from_headers(request.headers)
-    payload = intake.parse_payload(body)
+    payload = intake.parse_payload(body, delivery)
     # Committed before this returns; the id reaches the workers just after (app/inbox.py).
     recorded = runtime.inbox.record(intake.inbox_row(delivery, payload, body))
     WEBHOOKS_RECEIVED.labels(label, _outcome(recorded)).inc()
@@ -35,8 +35,13 @@ def shopify():
 def _read_body(limit: int) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"body is larger than {limit} bytes")
-    request.max_content_length = limit  # also bounds chunked bodies
-    return request.get_data(cache=False)
+    # A chunked body has no length to check first. Werkzeug stops reading at the maximum
+    # without a word, so read one byte more: a body that has it is too large.
+    request.max_content_length = limit + 1
+    body = request.get_data(cache=False)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"body is larger than {limit} bytes")
+    return body
 
 
 def _outcome(recorded: intake.Recorded) -> str:

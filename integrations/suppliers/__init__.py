@@ -14,6 +14,7 @@ def supplier_channel(settings: Settings, *, endpoint_url: str | None,
     if endpoint_url:
         from integrations.suppliers.http import HttpSupplierChannel
         return HttpSupplierChannel(secret=endpoint_secret,
+                                   allow_loopback=settings.supplier_loopback_allowed,
                                    timeout=(min(5.0, settings.http_timeout), settings.http_timeout))
     from integrations.factory import email_sender
     from integrations.suppliers.email import EmailSupplierChannel

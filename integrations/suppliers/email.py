@@ -64,6 +64,18 @@ def render_csv(po: PurchaseOrderDoc) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for line in po.lines:
-        writer.writerow((po.number, line.sku, line.supplier_sku, line.quantity, line.unit_cost,
-                         po.currency, line.expected_on.isoformat() if line.expected_on else ""))
+        writer.writerow((po.number, inert(line.sku), inert(line.supplier_sku), line.quantity,
+                         line.unit_cost, po.currency,
+                         line.expected_on.isoformat() if line.expected_on else ""))
     return out.getvalue().encode("utf-8")
+
+
+# OWASP's CSV injection advice: a spreadsheet runs a cell that starts with one of these as
+# a formula, unless a single quote goes first. (defusedcsv leaves out tab and carriage
+# return, which OWASP lists too.)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(cell: str | None) -> str | None:
+    """A text cell a spreadsheet shows as text, never runs as a formula."""
+    return "'" + cell if cell and cell.startswith(FORMULA_STARTS) else cell

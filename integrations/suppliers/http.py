@@ -14,11 +14,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 
 import requests
 
 from app.domain.ports import PurchaseOrderDoc
-from app.errors import PermanentError, TransientError
+from app.domain.suppliers.endpoints import check_endpoint_url
+from app.errors import InvalidInput, PermanentError, TransientError
 
 SIGNATURE_HEADER = "X-Backorder-Signature"
 RETRYABLE = {408, 425, 429}
@@ -28,8 +30,9 @@ class HttpSupplierChannel:
     """SupplierChannel that POSTs the PO as JSON to the supplier's endpoint."""
 
     def __init__(self, *, secret: str | None, timeout: float | tuple[float, float] = (5, 20),
-                 session: requests.Session | None = None):
+                 session: requests.Session | None = None, allow_loopback: bool = False):
         self._secret = secret
+        self._allow_loopback = allow_loopback
         self._timeout = timeout
         self._session = session or requests.Session()
 
@@ -42,6 +45,11 @@ class HttpSupplierChannel:
             raise PermanentError(f"supplier {po.supplier_name!r} has no endpoint URL")
         if not self._secret:
             raise PermanentError(f"supplier {po.supplier_name!r} has no endpoint secret")
+        try:  # again at send time: a host name may point elsewhere since it was set
+            check_endpoint_url(po.supplier_endpoint, allow_loopback=self._allow_loopback,
+                               resolve=addresses_of)
+        except InvalidInput as exc:
+            raise PermanentError(f"supplier {po.supplier_name!r}: {exc.message}") from exc
         body = encode(po)
         headers = {"Content-Type": "application/json", "Idempotency-Key": po.number,
                    SIGNATURE_HEADER: sign(body, self._secret)}
@@ -94,3 +102,11 @@ def _retry_after(response: requests.Response) -> float | None:
         return max(0.0, float(response.headers.get("Retry-After", "")))
     except ValueError:
         return None
+
+
+def addresses_of(host: str) -> list[str]:
+    """The addresses `host` resolves to; none when it does not resolve (the POST fails)."""
+    try:
+        return [info[4][0] for info in socket.getaddrinfo(host, None)]
+    except (socket.gaierror, UnicodeError):
+        return []

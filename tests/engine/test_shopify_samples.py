@@ -7,14 +7,15 @@ each test links the sample's line items to a variant the fake Shopify knows.
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 from sqlalchemy import select
 
 from app.domain.intake.models import EventStatus, WebhookEvent
 from app.domain.inventory.models import CustomerOrder, InventoryLevel, OrderLine, Variant
-from tests.conftest import load_json
 from tests.engine.conftest import VARIANT
+from tests.support.shopify import sample_body
 
 ORDER_SAMPLES = [("orders/create", "orders_create.2025-01.json"),
                  ("orders/create", "orders_create.2026-04.json"),
@@ -23,7 +24,7 @@ ORDER_SAMPLES = [("orders/create", "orders_create.2025-01.json"),
 
 
 def sample(name: str) -> dict:
-    return load_json(f"shopify/webhooks/{name}")
+    return json.loads(sample_body(name))
 
 
 def linked(order: dict) -> dict:
@@ -115,7 +116,7 @@ def test_the_inventory_sample_with_null_available_changes_nothing(storefront):
 
 
 def test_a_malformed_order_fails_its_event_with_a_clear_error(storefront):
-    storefront.send("orders/create", {"id": 1, "line_items": "nope", "created_at": "x"})
+    storefront.send("orders/create", {"id": 1, "line_items": "nope", "created_at": "2026-11-25T10:00:00Z"})
     storefront.settle()
     [(_, status, error)] = event_statuses(storefront.rt)
     assert status == EventStatus.FAILED and "line_items must be a list" in error

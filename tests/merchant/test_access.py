@@ -21,7 +21,7 @@ def merchant_rules(app, method: str) -> list[str]:
     paths = []
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/app") and method in rule.methods:
-            paths.append(re.sub(r"<int:\w+>", "1", rule.rule))
+            paths.append(re.sub(r"<(?:int|id):\w+>", "1", rule.rule))
     return sorted(set(paths))
 
 

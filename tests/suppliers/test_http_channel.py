@@ -67,13 +67,7 @@ def test_a_supplier_without_a_secret_is_never_sent_an_unsigned_po():
 
 @responses.activate
 def test_the_dispatch_job_sends_to_an_http_supplier_and_retries_after_a_5xx(world):
-    world.settings(po_auto_send=True, po_coalesce_minutes=0)
-    acme = world.supplier("Acme", email="", endpoint_url=URL, endpoint_secret=SECRET)
-    world.item(acme, "TEE-M")
-    world.variant(11, "TEE-M", available=0)
-    world.backorder(11, 2)
-    world.plan()
-    [po] = world.pos()
+    _, po = world.http_supplier_po(URL, SECRET)
     responses.post(URL, status=502)
     responses.post(URL, status=200)
 

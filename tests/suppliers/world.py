@@ -17,6 +17,7 @@ from app.domain.ports import InventoryLevelInfo, VariantInfo
 from app.domain.suppliers.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierItem
 from app.domain.suppliers.service import recompute
 from app.domain.suppliers.shopify_receipts import RECEIPTS
+from app.security import TokenCipher
 from tests.support.factories import make_shop
 
 LOCATION = 1
@@ -48,10 +49,24 @@ class World:
         with self.session() as s:
             supplier = Supplier(shop_id=self.shop_id, name=name, active=True, currency="USD",
                                 email=email if email is not None else f"{name.lower()}@example.com",
-                                endpoint_url=endpoint_url, endpoint_secret=endpoint_secret)
+                                endpoint_url=endpoint_url, endpoint_secret_ciphertext=TokenCipher(
+                                    self.rt.settings.secret_key).encrypt(endpoint_secret)
+                                if endpoint_secret else None)
             s.add(supplier)
             s.flush()
             return supplier.id
+
+    def http_supplier_po(self, url: str, secret: str) -> tuple[int, PurchaseOrder]:
+        """A supplier reached by HTTP and the PO planned for two backordered units, to be
+        sent at once."""
+        self.settings(po_auto_send=True, po_coalesce_minutes=0)
+        supplier = self.supplier("Acme", email="", endpoint_url=url, endpoint_secret=secret)
+        self.item(supplier, "TEE-M")
+        self.variant(11, "TEE-M", available=0)
+        self.backorder(11, 2)
+        self.plan()
+        [po] = self.pos()
+        return supplier, po
 
     def item(self, supplier_id: int, sku: str, *, lead_time_days: int = 7, moq: int = 1,
              pack_size: int = 1, priority: int = 1, unit_cost: str = "4.50") -> None:

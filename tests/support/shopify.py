@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 import json
+from pathlib import Path
 
 from integrations.shopify.webhooks import sign_webhook
 
 SHOP = "backorder-demo.myshopify.com"
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 _ids = itertools.count(1)
 
 
@@ -25,6 +27,15 @@ def webhook_headers(body: bytes, topic: str, *, secret: str, shop: str = SHOP,
         "X-Shopify-Triggered-At": triggered_at,
         "X-Shopify-API-Version": "2026-10",
     }
+
+
+def sample_body(name: str, shop: str = SHOP) -> bytes:
+    """One of Shopify's sample payloads as `shop` would receive it: the samples name
+    "jsmith" or a "{shop}" placeholder, and intake refuses a body naming another shop."""
+    raw = (FIXTURES / "shopify" / "webhooks" / name).read_bytes()
+    for named in (b"jsmith.myshopify.com", b"{shop}.myshopify.com"):
+        raw = raw.replace(named, shop.encode())
+    return raw
 
 
 def body_of(payload) -> bytes:

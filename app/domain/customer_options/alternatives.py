@@ -18,7 +18,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app.db import insert_ignoring_conflict
-from app.domain.base import utcnow
+from app.domain.base import utcnow, whole_number
 from app.domain.customer_options.models import Alternative, SwitchRequest
 from app.domain.inventory.models import Effect, OrderLine, Variant
 from app.domain.inventory.rules import Status
@@ -135,10 +135,10 @@ def link(session: Session, shop_id: int, form: Mapping[str, str]) -> None:
 
 
 def _variant(session: Session, shop_id: int, raw: str) -> int | None:
-    if not raw.isascii() or not raw.isdigit():
+    if (variant_id := whole_number(raw)) is None:
         return None
     return session.scalar(select(Variant.variant_id).where(
-        Variant.shop_id == shop_id, Variant.variant_id == int(raw), Variant.deleted.is_(False)))
+        Variant.shop_id == shop_id, Variant.variant_id == variant_id, Variant.deleted.is_(False)))
 
 
 def unlink(session: Session, shop_id: int, alternative_id: int) -> None:

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from app.db import fetch_native, ignoring_conflict
 from app.domain.base import utcnow
+from app.domain.intake.checks import BOM, check_payload, parse_time
 from app.domain.intake.models import EventStatus, WebhookEvent
 from app.domain.intake.topics import COMPLIANCE_TOPICS, HANDLED_TOPICS
 from app.domain.shops.models import Shop
@@ -91,15 +92,13 @@ def delivery_from_headers(headers: Mapping[str, str]) -> Delivery:
 def _timestamp(raw: str | None) -> datetime | None:
     if not raw:
         return None
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InvalidInput("X-Shopify-Triggered-At is not an ISO 8601 timestamp") from exc
+    value = parse_time(raw, "X-Shopify-Triggered-At")
     return value if value.tzinfo else None
 
 
-def parse_payload(body: bytes) -> Mapping:
-    """The JSON object in the body, read-only; InvalidInput when it is not one.
+def parse_payload(body: bytes, delivery: Delivery) -> Mapping:
+    """The JSON object in the body, read-only, checked so that the worker can process it:
+    InvalidInput when it is not one, or names another shop than the delivery's.
 
     simdjson validates a body for a fraction of orjson's CPU (validation is the largest
     piece of intake's own CPU after the INSERT; bench/README.md), and builds nothing until
@@ -107,14 +106,18 @@ def parse_payload(body: bytes) -> Mapping:
     raises. What simdjson refuses, orjson decides: it takes integers beyond 64 bits,
     which simdjson does not, so a body is refused only when both refuse it. Both are
     stricter than the worker's json.loads (no NaN, no lone surrogates, nesting within
-    1024 levels): whatever is accepted here, the worker reads too.
+    1024 levels). What they take and the worker's json.loads would not (a byte order
+    mark, nesting beyond MAX_DEPTH) is refused here, as are timestamps it could not store.
     """
+    if body.startswith(BOM):  # simdjson skips it; json.loads refuses it
+        raise InvalidInput("body starts with a byte order mark")
     try:
         payload = simdjson.Parser().parse(body)
     except Exception:  # noqa: BLE001 - ValueError or RuntimeError, by simdjson's error code
         payload = _strict_json(body)
     if not isinstance(payload, simdjson.Object | dict):
         raise InvalidInput("body is not a JSON object")
+    check_payload(body, payload, topic=delivery.topic, shop_domain=delivery.shop_domain)
     return payload
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.domain.base import whole_number
 from app.domain.inventory.models import Variant, VariantOverride
 from app.domain.merchant.settings import BOUNDS, MODES
 from app.errors import InvalidInput, NotFound
@@ -103,12 +104,13 @@ def form_target(session: Session, shop_id: int, raw: str, errors: dict) -> tuple
     """("product" | "variant", id) from a form's "scope:id", or an error under "target"."""
     scope, _, number = raw.partition(":")
     column = {"variant": Variant.variant_id, "product": Variant.product_id}.get(scope)
-    if column is None or not number.isascii() or not number.isdigit() or session.scalar(
-            select(Variant.id).where(Variant.shop_id == shop_id, column == int(number))
+    target_id = whole_number(number)
+    if column is None or target_id is None or session.scalar(
+            select(Variant.id).where(Variant.shop_id == shop_id, column == target_id)
             .limit(1)) is None:
         errors["target"] = "Choose a product or variant of this shop."
         return "", 0
-    return scope, int(number)
+    return scope, target_id
 
 
 def _value(name: str, raw: str, errors: dict) -> str | int | None:
@@ -119,10 +121,10 @@ def _value(name: str, raw: str, errors: dict) -> str | int | None:
             errors[name] = f"Choose one of: {', '.join(MODES)}."
         return raw
     low, high = BOUNDS[name]
-    if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+    value = whole_number(raw, low, high)
+    if value is None:
         errors[name] = f"Enter a whole number from {low} to {high:,}, or leave it blank."
-        return None
-    return int(raw)
+    return value
 
 
 def _existing(session: Session, shop_id: int, scope: str, target_id: int):

@@ -18,6 +18,7 @@ from datetime import time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.domain.base import whole_number
 from app.domain.customer_options.order_edits import option_settings
 from app.domain.customer_options.rules import KINDS, VALUE_BOUNDS, OptionSettings, parse_value
 from app.domain.fulfilment.service import holds_enabled, mark_backordered_orders_due
@@ -141,14 +142,14 @@ class _Fields:
         raw, (low, high) = self.text(name), BOUNDS[name]
         if not raw and not required:
             return None
-        if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+        value = whole_number(raw, low, high)
+        if value is None:
             self.errors[name] = f"Enter a whole number from {low} to {high:,}."
-            return None
-        return int(raw)
+        return value
 
     def location(self, raw: str, known: set[int], name: str) -> int | None:
-        if raw.isascii() and raw.isdigit() and int(raw) in known:
-            return int(raw)
+        if (location := whole_number(raw)) in known:
+            return location
         self.errors[name] = "Choose one of the shop's locations."
         return None
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from email_validator import EmailNotValidError, validate_email
+
 from app.domain.inventory.effects import EffectKind
 from app.domain.notifications.models import Kind
 
@@ -120,6 +122,18 @@ def next_allowed_send(now: datetime, zone_name: str | None, quiet: QuietHours | 
         return now
     # Combining with the zone (not adding hours) keeps 08:00 right across DST changes.
     return datetime.combine(end_day, quiet.end, tzinfo=local.tzinfo)
+
+
+def email_address(raw: str | None) -> str | None:
+    """The address when `raw` is exactly one (a list such as "a@x, b@y" would reach every
+    address in it); None otherwise. Syntax only: no DNS lookup."""
+    address = (raw or "").strip()
+    try:
+        validate_email(address, check_deliverability=False, globally_deliverable=False,
+                       test_environment=True)
+    except EmailNotValidError:
+        return None
+    return address
 
 
 def e164(phone: str | None) -> str | None:

@@ -203,8 +203,9 @@ def recipients(session: Session, shop_id: int, settings: NotifySettings,
                order: CustomerOrder) -> list[tuple[Channel, str, str | None]]:
     """(channel, address, why it is suppressed or None) for each channel the order can get."""
     found: list[tuple[Channel, str, str | None]] = []
-    if settings.email_enabled and order.email and "@" in order.email:
-        found.append((Channel.EMAIL, order.email.strip(), None))
+    email = rules.email_address(order.email)
+    if settings.email_enabled and email:
+        found.append((Channel.EMAIL, email, None))
     phone = rules.e164(order.phone)
     if settings.sms_enabled and phone:
         found.append((Channel.SMS, phone,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, String, Text
+from sqlalchemy import Boolean, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.domain.base import Base, BigId, UtcDateTime, utcnow
@@ -35,6 +35,9 @@ class Shop(Base):
     # Measured seconds from an order to DENY at Shopify (a moving average over the shop's
     # closes): how long orders keep coming once the service decided to stop selling.
     order_to_deny_seconds: Mapped[float | None] = mapped_column(Float)
+    # Cookie sessions carry the version they were opened under; logging out bumps it.
+    # Server default only: INSERTs written for an older schema must not name the column.
+    session_version: Mapped[int] = mapped_column(Integer, server_default="0")
 
     def __repr__(self) -> str:  # never shows the token
         return f"<Shop {self.domain} active={self.active}>"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+import logging
+
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.domain.base import Base, utcnow
@@ -10,6 +12,8 @@ from app.domain.intake.service import SHOP_DOMAIN, HandlerContext
 from app.domain.shops.models import Shop
 from app.domain.shops.rules import SealedRefresh
 from app.errors import InvalidInput, NotFound
+
+log = logging.getLogger(__name__)
 
 
 def normalise_domain(domain: str) -> str:
@@ -37,8 +41,15 @@ def register_shop(session: Session, *, domain: str, token_ciphertext: str,
     (refresh or SealedRefresh()).apply(shop)
     shop.active, shop.needs_reinstall, shop.uninstalled_at = True, False, None
     shop.installed_at = utcnow()
+    shop.session_version = (shop.session_version or 0) + 1
     session.flush()
     return shop
+
+
+def end_sessions(session: Session, shop_id: int) -> None:
+    """Log out everywhere: every cookie session opened for the shop so far stops working."""
+    session.execute(update(Shop).where(Shop.id == shop_id)
+                    .values(session_version=Shop.session_version + 1))
 
 
 def get_shop(session: Session, domain: str) -> Shop:
@@ -60,7 +71,13 @@ def handle_shop_redact(ctx: HandlerContext) -> None:
     """Erase everything stored for the shop, 48 hours after uninstall (Shopify's request).
 
     The request itself stays, detached from the shop, as the record that it was honoured.
+    A shop that is installed (again) is never erased, nor one the payload does not name.
     """
+    named = str(ctx.payload.get("shop_domain") or "").strip().lower()
+    if ctx.shop.active or named != ctx.shop.domain:
+        log.warning("shop/redact for %s left the shop as it is: %s", ctx.shop.domain,
+                    "it is installed" if ctx.shop.active else f"the payload names {named!r}")
+        return
     ctx.event.shop_id = None
     ctx.session.flush()
     erase_shop(ctx.session, ctx.shop.id)

@@ -55,7 +55,7 @@ class Claim:
     po_id: int
     doc: PurchaseOrderDoc
     endpoint_url: str | None
-    endpoint_secret: str | None
+    endpoint_secret_ciphertext: str | None
 
 
 def approve_purchase_order(session: Session, shop_id: int, po_id: int) -> list:
@@ -84,7 +84,8 @@ def claim_dispatch(session: Session, po_id: int, *, signer, public_url: str,
     supplier = session.get(Supplier, po.supplier_id)
     doc = purchase_order_doc(session, po, supplier,
                              link=supplier_link(signer, po, public_url=public_url))
-    return Claim(po.id, doc, supplier.endpoint_url, supplier.endpoint_secret), followups
+    return Claim(po.id, doc, supplier.endpoint_url,
+                 supplier.endpoint_secret_ciphertext), followups
 
 
 def _claimable(po: PurchaseOrder, now: datetime) -> bool:

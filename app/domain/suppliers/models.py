@@ -34,7 +34,10 @@ class Supplier(Base):
     name: Mapped[str] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(320))
     endpoint_url: Mapped[str | None] = mapped_column(String(1000))  # HTTP channel, if any
+    # Plain text before migration 0010 moved it into endpoint_secret_ciphertext; always
+    # empty now, dropped in a later release (expand, then contract).
     endpoint_secret: Mapped[str | None] = mapped_column(String(255))
+    endpoint_secret_ciphertext: Mapped[str | None] = mapped_column(Text)  # TokenCipher
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     currency: Mapped[str] = mapped_column(String(3), default="USD")
 

@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 from app.domain.inventory.models import ShopSettings, Variant
 from app.domain.inventory.service import recompute_variants
 from app.domain.suppliers.catalog import CatalogRow, parse_catalog
+from app.domain.suppliers.endpoints import Resolver, check_endpoint_url
 from app.domain.suppliers.models import Supplier, SupplierItem
 from app.domain.suppliers.supply import PLAN
+from app.errors import InvalidInput, NotFound
 
 # --- Intents: work to enqueue once the transaction has committed -------------
 
@@ -106,6 +108,25 @@ class ImportSummary:
         return (f"imported {self.rows} rows: suppliers {self.suppliers_created} new, "
                 f"{self.suppliers_updated} updated; items {self.items_created} new, "
                 f"{self.items_updated} updated, {self.items_unchanged} unchanged")
+
+
+def set_http_endpoint(session: Session, shop_id: int, supplier_id: int, *, url: str | None,
+                      secret_ciphertext: str | None, allow_loopback: bool = False,
+                      resolve: Resolver | None = None) -> Supplier:
+    """Send this supplier's POs by HTTP to `url` (None: by email again). What the UI and
+    the catalog CSV call: the URL is checked first, the secret arrives encrypted."""
+    supplier = session.scalar(select(Supplier).where(Supplier.id == supplier_id,
+                                                     Supplier.shop_id == shop_id))
+    if supplier is None:
+        raise NotFound("No such supplier.")
+    if url and not secret_ciphertext:
+        raise InvalidInput("An HTTP endpoint needs a secret to sign its purchase orders.")
+    supplier.endpoint_url = check_endpoint_url(url, allow_loopback=allow_loopback,
+                                               resolve=resolve) if url else None
+    supplier.endpoint_secret_ciphertext = secret_ciphertext if url else None
+    supplier.endpoint_secret = None
+    session.flush()
+    return supplier
 
 
 def import_catalog(session: Session, shop_id: int, data: bytes) -> ImportSummary:

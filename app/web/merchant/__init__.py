@@ -26,7 +26,7 @@ from app.web import deps
 from app.web.merchant import embedded as embedded_page
 from app.web.merchant.identity import current_merchant
 from app.web.merchant.install import ExchangeFailed
-from app.web.pages import html_errors
+from app.web.pages import html_errors, security_headers
 from integrations.shopify.tokens import shopify_origin
 
 log = logging.getLogger(__name__)
@@ -76,23 +76,6 @@ def headers(response):
     domain = g.get("embedding_shop")
     shop_admin = _admin_origin(domain) if domain else None
     return security_headers(response, frame_ancestors=shop_admin, embedded=bool(shop_admin))
-
-
-def security_headers(response, *, frame_ancestors: str | None = None, embedded: bool = False,
-                     form_targets: tuple[str, ...] = ()):
-    """CSP, framing, sniffing and referrer rules for every page of the merchant and auth pages."""
-    ancestors = f"{frame_ancestors} https://admin.shopify.com" if frame_ancestors else "'none'"
-    scripts = "'self' https://cdn.shopify.com" if embedded else "'self'"
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; script-src {scripts}; style-src 'self'; img-src 'self' data:; "
-        f"connect-src 'self'; form-action 'self' {' '.join(form_targets)}".rstrip()
-        + f"; base-uri 'none'; object-src 'none'; frame-ancestors {ancestors}")
-    if not frame_ancestors:  # X-Frame-Options cannot name an origin: CSP alone governs embedding
-        response.headers["X-Frame-Options"] = "DENY"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def safe_next(target: str | None) -> str:

@@ -6,7 +6,7 @@ from flask import Blueprint, request
 
 from app.db import unit_of_work
 from app.domain.merchant import queue
-from app.web.deps import rt
+from app.web.deps import row_id, rt
 from app.web.merchant.common import merchant, page
 
 bp = Blueprint("backorders", __name__, url_prefix="/backorders")
@@ -21,12 +21,12 @@ def index():
     with unit_of_work(rt().sessions) as session:
         result = queue.variant_page(session, merchant().shop_id, status=status or None,
                                     query=query, waiting_only=waiting,
-                                    page=request.args.get("page", 1, type=int))
+                                    page=row_id(request.args.get("page")) or 1)
     return page("merchant/backorders.html", result=result, status=status, q=query,
                 waiting=waiting, statuses=queue.STATUSES)
 
 
-@bp.get("/<int:variant_id>")
+@bp.get("/<id:variant_id>")
 def variant(variant_id: int):
     """One variant's queue: position, order, units covered and backordered, each line's ETA."""
     with unit_of_work(rt().sessions) as session:

@@ -13,6 +13,9 @@ Three ways in, one answer (`Merchant`):
   (managed installation, merchant.install);
 - custom-app shops (`backorder shops add`, no OAuth): `backorder shops
   login-link DOMAIN` prints a signed link that works once, within 15 minutes.
+
+A cookie also holds the shop's session version: logging out bumps it, which ends every
+cookie session of the shop, replayed copies included.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from sqlalchemy import select
 from app.config import Settings
 from app.db import unit_of_work
 from app.domain.shops.models import Shop
+from app.domain.shops.service import end_sessions
 from app.errors import NotFound, Unauthorized
 from app.runtime import Runtime
 from app.security import LinkSigner
@@ -62,9 +66,16 @@ def login(shop: Shop) -> None:
     session.permanent = True
     session["shop_id"] = shop.id
     session["installed_at"] = installed_stamp(shop)
+    session["version"] = shop.session_version or 0
 
 
-def logout() -> None:
+def logout(rt: Runtime) -> None:
+    """End this session and every other cookie session of the shop (a replayed cookie
+    included: the cookie itself cannot be taken back from whoever copied it)."""
+    shop_id = session.get("shop_id")
+    if isinstance(shop_id, int):
+        with unit_of_work(rt.sessions) as db:
+            end_sessions(db, shop_id)
     session.clear()
 
 
@@ -93,8 +104,9 @@ def current_merchant(rt: Runtime) -> Merchant | None:
     if not isinstance(shop_id, int):
         return None
     shop = _active_shop(rt, Shop.id == shop_id)
-    if shop is None or installed_stamp(shop) != session.get("installed_at"):
-        session.clear()  # uninstalled or reinstalled since: this session is over
+    if (shop is None or installed_stamp(shop) != session.get("installed_at")
+            or session.get("version", 0) != (shop.session_version or 0)):
+        session.clear()  # uninstalled, reinstalled or logged out since: this session is over
         return None
     return _merchant(shop, embedded=False)
 

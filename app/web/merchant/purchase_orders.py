@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, request
 
 from app.db import unit_of_work
+from app.domain.base import INTEGER_MAX, whole_number
 from app.domain.merchant import purchasing
 from app.domain.suppliers import dispatch, receiving
 from app.errors import InvalidInput
@@ -27,7 +28,7 @@ def index():
                 statuses=purchasing.STATUSES)
 
 
-@bp.get("/<int:po_id>")
+@bp.get("/<id:po_id>")
 def show(po_id: int):
     return _detail(po_id)
 
@@ -43,7 +44,7 @@ def _done(po_id: int, message: str):
     return back_to("merchant.purchase_orders.show", po_id=po_id)
 
 
-@bp.post("/<int:po_id>/approve")
+@bp.post("/<id:po_id>/approve")
 def approve(po_id: int):
     """The merchant's go-ahead: the PO is sent to the supplier now."""
     with unit_of_work(rt().sessions) as session:
@@ -52,7 +53,7 @@ def approve(po_id: int):
     return _done(po_id, "Approved: the purchase order is on its way to the supplier.")
 
 
-@bp.post("/<int:po_id>/resolve")
+@bp.post("/<id:po_id>/resolve")
 def resolve(po_id: int):
     """An interrupted send: the supplier has it (mark sent), or send it again."""
     delivered = request.form.get("delivered") == "yes"
@@ -63,7 +64,7 @@ def resolve(po_id: int):
     return _done(po_id, "Marked as sent." if delivered else "Sending it again.")
 
 
-@bp.post("/<int:po_id>/receive")
+@bp.post("/<id:po_id>/receive")
 def receive(po_id: int):
     """Receive what arrived, per line; "receive all" takes every open quantity."""
     with unit_of_work(rt().sessions) as session:
@@ -86,10 +87,11 @@ def _quantities(detail: purchasing.PoDetail, form) -> dict[int, int]:
     quantities, errors = {}, {}
     for line in detail.lines:
         raw = (form.get(f"qty_{line.id}") or "").strip()
-        if raw and not (raw.isascii() and raw.isdigit()):
+        quantity = whole_number(raw, 0, INTEGER_MAX)
+        if raw and quantity is None:
             errors[f"line {line.id}"] = "Enter a whole number."
-        elif raw and int(raw):
-            quantities[line.id] = int(raw)
+        elif quantity:
+            quantities[line.id] = quantity
     if errors:
         raise InvalidInput("Nothing was received; fix the quantities.", field_errors=errors)
     return quantities
@@ -100,7 +102,7 @@ def _field(key: str) -> str:
     return f"qty_{key.removeprefix('line ')}" if key.startswith("line ") else key
 
 
-@bp.post("/<int:po_id>/receipts/<int:receipt_id>/resolve")
+@bp.post("/<id:po_id>/receipts/<id:receipt_id>/resolve")
 def resolve_receipt(po_id: int, receipt_id: int):
     """A receipt whose push to Shopify failed or may have happened: settle it."""
     applied = request.form.get("applied") == "yes"

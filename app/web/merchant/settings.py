@@ -89,7 +89,7 @@ def add_override():
     return back_to("merchant.settings.index")
 
 
-@bp.post("/overrides/<int:override_id>/delete")
+@bp.post("/overrides/<id:override_id>/delete")
 def delete_override(override_id: int):
     with unit_of_work(rt().sessions) as session:
         overrides.delete_override(session, merchant().shop_id, override_id)
@@ -110,7 +110,7 @@ def add_alternative():
     return back_to("merchant.settings.index")
 
 
-@bp.post("/alternatives/<int:alternative_id>/delete")
+@bp.post("/alternatives/<id:alternative_id>/delete")
 def delete_alternative(alternative_id: int):
     with unit_of_work(rt().sessions) as session:
         alternatives.unlink(session, merchant().shop_id, alternative_id)

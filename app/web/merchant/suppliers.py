@@ -27,7 +27,7 @@ def _list(status: int = 200, **context):
     return page("merchant/suppliers.html", status, suppliers=rows, **context)
 
 
-@bp.get("/<int:supplier_id>")
+@bp.get("/<id:supplier_id>")
 def catalog(supplier_id: int):
     with unit_of_work(rt().sessions) as session:
         supplier, items = purchasing.catalog_items(session, merchant().shop_id, supplier_id)
