@@ -286,3 +286,28 @@ def test_a_saved_template_is_what_the_notifier_reads_and_reset_forgets_it(
         "csrf_token": token, "kind": "backordered", "action": "reset"})
     with unit_of_work(rt.sessions) as s:
         assert not notify_settings(s, world.shop_id).templates
+
+
+def test_the_backorders_and_variant_pages_say_what_the_cap_is_made_of(merchant_client, world):
+    with world.session() as s:
+        s.get(ShopSettings, world.shop_id).buffer = 0
+    acme = world.supplier("Acme")
+    world.item(acme, "MUG-RED", moq=10, lead_time_days=10)
+    world.variant(11, "MUG-RED", available=0)
+    world.recompute(11)
+
+    words = "Cap 10: the next order from Acme (minimum 10)"
+    assert words in merchant_client.get("/app/backorders/").get_data(as_text=True)
+    assert words in merchant_client.get("/app/backorders/11").get_data(as_text=True)
+
+
+def test_a_variant_that_does_not_sell_says_why_instead_of_a_cap(merchant_client, world):
+    with world.session() as s:
+        s.get(ShopSettings, world.shop_id).buffer = 19
+    world.variant(12, "MUG", available=0)  # nobody supplies it
+    world.recompute(12)
+
+    page = merchant_client.get("/app/backorders/").get_data(as_text=True)
+    [cell] = re.findall(r'<td class="cap">([^<]*)</td>', page)
+    assert cell == ("Not sold beyond stock: no supplier that can receive a purchase order "
+                    "sells it, and no purchase order brings it")

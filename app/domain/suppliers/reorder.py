@@ -29,7 +29,7 @@ from app.domain.inventory.models import (
     Variant,
 )
 from app.domain.shops.models import Shop
-from app.domain.suppliers.leadtimes import observed_days
+from app.domain.suppliers.leadtimes import observed_days, supplier_options
 from app.domain.suppliers.models import (
     OPEN_PO_STATUSES,
     PoStatus,
@@ -40,7 +40,6 @@ from app.domain.suppliers.models import (
 )
 from app.domain.suppliers.rules import (
     ReorderDecision,
-    SupplierOption,
     choose_supplier,
     forecast_daily_demand,
     reorder_quantity,
@@ -86,36 +85,19 @@ def plan_reorders(session: Session, shop_id: int, *, today: date | None = None) 
 
 def _candidates_by_supplier(session: Session, shop_id: int) -> dict[int, list[_Candidate]]:
     """Managed variants with a SKU someone sells, grouped by the supplier chosen for each."""
-    options = _options_by_sku(session, shop_id)
+    options = supplier_options(session, shop_id)
     variants = session.execute(
         select(Variant.variant_id, Variant.sku, Variant.inventory_item_id)
         .where(Variant.shop_id == shop_id, Variant.managed.is_(True),
                Variant.deleted.is_(False), Variant.sku.in_(sorted(options)))).all()
     grouped: dict[int, list[_Candidate]] = {}
     for variant_id, sku, inventory_item_id in variants:
-        chosen = choose_supplier([option for option, _ in options[sku]])
+        chosen = choose_supplier([option for option, _, _ in options[sku]])
         if chosen is not None:
-            item = next(i for o, i in options[sku] if o is chosen)
+            item = next(i for o, i, _ in options[sku] if o is chosen)
             grouped.setdefault(chosen.supplier_id, []).append(
                 _Candidate(variant_id, inventory_item_id, item))
     return grouped
-
-
-def _options_by_sku(session: Session,
-                    shop_id: int) -> dict[str, list[tuple[SupplierOption, SupplierItem]]]:
-    rows = session.execute(
-        select(SupplierItem, Supplier.active, Supplier.email, Supplier.endpoint_url)
-        .join(Supplier, Supplier.id == SupplierItem.supplier_id)
-        .where(SupplierItem.shop_id == shop_id, SupplierItem.active.is_(True))).all()
-    options: dict[str, list[tuple[SupplierOption, SupplierItem]]] = {}
-    for item, active, email, endpoint in rows:
-        # A supplier with no way to receive a PO cannot deliver: the next one is asked.
-        option = SupplierOption(supplier_id=item.supplier_id, priority=item.priority,
-                                active=active, can_deliver=bool(email or endpoint),
-                                lead_time_days=item.lead_time_days, moq=item.moq,
-                                pack_size=item.pack_size, unit_cost=item.unit_cost)
-        options.setdefault(item.sku, []).append((option, item))
-    return options
 
 
 # --- One supplier ------------------------------------------------------------------
