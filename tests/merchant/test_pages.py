@@ -11,6 +11,7 @@ from sqlalchemy import select
 from app.db import unit_of_work
 from app.domain.inventory.models import ShopSettings, VariantOverride
 from app.domain.notifications.service import notify_settings
+from app.domain.shops.models import Shop
 from app.domain.suppliers.models import PoStatus, PurchaseOrder, Supplier
 from app.domain.suppliers.reorder import plan_reorders
 from app.domain.suppliers.service import supplier_settings
@@ -311,3 +312,21 @@ def test_a_variant_that_does_not_sell_says_why_instead_of_a_cap(merchant_client,
     [cell] = re.findall(r'<td class="cap">([^<]*)</td>', page)
     assert cell == ("Not sold beyond stock: no supplier that can receive a purchase order "
                     "sells it, and no purchase order brings it")
+
+
+def test_a_receipt_shopify_cannot_get_says_why_on_the_po_page(merchant_client, world, run_jobs):
+    po = draft_po(world)
+    with world.session() as s:
+        s.get(Shop, world.shop_id).token_ciphertext = None  # like the demo shop
+    token = csrf_token(merchant_client, f"/app/purchase-orders/{po.id}")
+    merchant_client.post(f"/app/purchase-orders/{po.id}/approve", data={"csrf_token": token})
+    run_jobs()
+    assert merchant_client.post(f"/app/purchase-orders/{po.id}/receive", data={
+        "csrf_token": token, "action": "all"}).status_code == 303
+    run_jobs()
+
+    page = merchant_client.get(f"/app/purchase-orders/{po.id}").get_data(as_text=True)
+    receipts = page[page.index('id="receipts"'):]
+    assert re.search(r"failed <span class=\"hint\">Could not update Shopify: this shop has no "
+                     r"Admin API access; reconnect it</span>", receipts)
+    assert 'id="no-admin-access"' in page
