@@ -23,9 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 from app.domain.base import utcnow
 from app.domain.inventory.models import (
     CustomerOrder,
-    InventoryLevel,
     OrderLine,
-    ShopSettings,
     Variant,
 )
 from app.domain.shops.models import Shop
@@ -130,16 +128,13 @@ class _SupplierPlan:
     def _decide(self, candidates: list[_Candidate]) -> dict[int, ReorderDecision]:
         ids = [c.variant_id for c in candidates]
         # Read after the lock: a planner that waited sees what the previous one committed.
-        backordered = dict(self.session.execute(select(Variant.variant_id, Variant.backordered_units)
-                                                .where(Variant.shop_id == self.shop_id,
-                                                       Variant.variant_id.in_(ids))).all())
-        spare = _spare_stock(self.session, self.shop_id, candidates)
+        backordered, spare = _allocated_stock(self.session, self.shop_id, ids)
         incoming = _incoming(self.session, self.shop_id, ids, self.draft)
         history = _daily_demand(self.session, self.shop_id, ids, self.today,
                                 self.settings.forecast_days)
         return {c.variant_id: reorder_quantity(
-            backordered=max(0, backordered.get(c.variant_id) or 0),
-            on_hand=spare.get(c.inventory_item_id, 0), incoming=incoming.get(c.variant_id, 0),
+            backordered=backordered.get(c.variant_id, 0),
+            on_hand=spare.get(c.variant_id, 0), incoming=incoming.get(c.variant_id, 0),
             forecast=forecast_daily_demand(history[c.variant_id],
                                            alpha=self.settings.forecast_alpha),
             lead_time_days=self._lead_time(c.item), service_level=self.settings.service_level,
@@ -207,21 +202,23 @@ def _open_draft(session: Session, shop_id: int, supplier_id: int) -> PurchaseOrd
 # --- Stock, supply and demand ---------------------------------------------------------
 
 
-def _spare_stock(session: Session, shop_id: int, candidates: list[_Candidate]) -> dict[int, int]:
-    """Units available and promised to nobody, per inventory item (never below zero).
+def _allocated_stock(session: Session, shop_id: int,
+                     variant_ids: list[int]) -> tuple[dict[int, int], dict[int, int]]:
+    """Backordered and spare units per variant, as the engine's last allocation left them.
 
-    Shopify's `available` already has open orders taken off, so it is the
-    spare stock; when it is negative the shortfall is the backordered units.
+    Spare is what is on hand and promised to nobody. Shopify's `available` has the
+    committed units taken off only once its snapshot has seen the orders; the engine's
+    on-hand (`available` plus the open demand that snapshot counted) covers the queue
+    first, so units already covering orders are never counted again here.
     """
-    items = sorted({c.inventory_item_id for c in candidates if c.inventory_item_id is not None})
-    query = (select(InventoryLevel.inventory_item_id, func.sum(InventoryLevel.available))
-             .where(InventoryLevel.shop_id == shop_id,
-                    InventoryLevel.inventory_item_id.in_(items))
-             .group_by(InventoryLevel.inventory_item_id))
-    settings = session.get(ShopSettings, shop_id)
-    if settings is not None and settings.counted_location_ids:
-        query = query.where(InventoryLevel.location_id.in_(settings.counted_location_ids))
-    return {item: max(0, int(total)) for item, total in session.execute(query).all()}
+    rows = session.execute(select(Variant.variant_id, Variant.backordered_units,
+                                  Variant.alloc_on_hand, Variant.alloc_total_open)
+                           .where(Variant.shop_id == shop_id,
+                                  Variant.variant_id.in_(variant_ids))).all()
+    backordered = {r.variant_id: max(0, r.backordered_units or 0) for r in rows}
+    spare = {r.variant_id: max(0, (r.alloc_on_hand or 0) - (r.alloc_total_open or 0))
+             for r in rows}
+    return backordered, spare
 
 
 def _incoming(session: Session, shop_id: int, variant_ids: list[int],
