@@ -50,6 +50,7 @@ class LineView:
     title: str
     quantity: int
     update: LineUpdate
+    still_ships: int = 0  # units of the line kept when only some were cancelled
 
 
 @dataclass(frozen=True)
@@ -111,12 +112,17 @@ def template_context(content: MessageContent, *, short: bool) -> dict:
     lines = [{"title": v.title, "quantity": v.quantity, "kind": str(v.update.kind),
               "eta": format_day(v.update.eta, content.locale, short=short),
               "old_eta": format_day(v.update.old_eta, content.locale, short=short),
-              "status_text": status_text(v.update, content.locale, short=short)}
+              "status_text": status_text(v.update, content.locale, short=short)
+              + _still_ships(v.still_ships)}
              for v in content.lines]
     return {"shop": content.shop_name, "order": content.order_name, "kind": str(content.kind),
             "intro": INTROS[content.kind], "lines": lines, "link": content.link,
             "lang": babel_locale(content.locale).language,
             "discount_code": content.discount_code, "discount_text": content.discount_text}
+
+
+def _still_ships(units: int) -> str:
+    return f"; {units} still {'ships' if units == 1 else 'ship'}" if units else ""
 
 
 @cache

@@ -170,8 +170,7 @@ class _Message:
 
 def _content(shop: Shop, order: CustomerOrder, lines: dict[int, OrderLine],
              updates: Sequence[LineUpdate], links: StatusLinks) -> MessageContent:
-    views = [LineView(_title(lines.get(u.line_item_id)), _quantity(lines.get(u.line_item_id)), u)
-             for u in updates]
+    views = [_view(lines.get(u.line_item_id), u) for u in updates]
     return MessageContent(shop.name or shop.domain, order.name or f"#{order.order_id}",
                           rules.headline(u.kind for u in updates), views,
                           links.url(shop.id, order.order_id), shop.locale or "en")
@@ -220,6 +219,14 @@ def opted_out(session: Session, shop_id: int, phone: str | None) -> bool:
 
 def _title(line: OrderLine | None) -> str:
     return (line.title if line is not None else "") or "an item"
+
+
+def _view(line: OrderLine | None, update: LineUpdate) -> LineView:
+    if update.kind == Kind.CANCELLED and line is not None and line.released_quantity:
+        # Exactly the units given up, and those that still ship when only some were.
+        return LineView(_title(line), line.released_quantity, update,
+                        still_ships=max(0, line.open_quantity))
+    return LineView(_title(line), _quantity(line), update)
 
 
 def _quantity(line: OrderLine | None) -> int:
