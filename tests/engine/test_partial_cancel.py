@@ -15,6 +15,8 @@ from app.domain.inventory.models import OrderLine, Variant
 from app.domain.notifications.links import StatusLinks
 from app.domain.notifications.models import Notification
 from app.domain.notifications.service import dispatch_effects
+from tests.engine.conftest import VARIANT, at
+from tests.support.shopify import order_payload
 
 LINE = 10070  # order #1007's line: 2 units, 1 covered by the one in stock
 
@@ -92,3 +94,19 @@ def test_cancelling_only_the_backordered_units_keeps_the_covered_one_shipping(st
     assert "1 cancelled at your request; 1 still ships, ready to ship" in page
     [body] = told(storefront)
     assert "1 x Item 1001: backorder cancelled" in body and "; 1 still ships" in body
+
+
+def test_the_status_page_and_messages_name_the_variant_not_only_the_product(storefront):
+    payload = order_payload(1007, [(LINE, VARIANT, 1)], created_at=at(1))
+    payload["line_items"][0].update(title="Merino Beanie", variant_title="Charcoal / M",
+                                    name="Merino Beanie - Charcoal / M")
+    storefront.send("orders/create", payload)
+    storefront.settle()
+    dispatch(storefront, minutes=2)
+
+    _, page = status_page(storefront)
+    assert "<td>Merino Beanie - Charcoal / M</td>" in page
+    with storefront.rt.sessions() as session:
+        bodies = session.scalars(select(Notification.body)).all()
+    assert bodies and all("1 x Merino Beanie - Charcoal / M:" in b or
+                          "1x Merino Beanie - Charcoal / M " in b for b in bodies)
