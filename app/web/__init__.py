@@ -19,9 +19,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=16 * 1024 * 1024)
     app.extensions["backorder"] = runtime or Runtime(settings)
 
-    from app.web import auth, errors, health, merchant, status, supplier, twilio, webhooks
+    from app.web import auth, errors, health, merchant, preview, status, supplier, twilio, webhooks
     errors.register(app)
-    for module in (webhooks, health, supplier, twilio, status, auth, merchant):
+    for module in (webhooks, health, supplier, twilio, status, auth, merchant, preview):
         app.register_blueprint(module.bp)
     # The merchant pages run the CSRF check in their own guard (see app/web/merchant).
     _protect_forms(app, exempt=(webhooks.bp, twilio.bp, *merchant.CHECKS_OWN_CSRF))

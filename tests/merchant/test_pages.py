@@ -330,3 +330,20 @@ def test_a_receipt_shopify_cannot_get_says_why_on_the_po_page(merchant_client, w
     assert re.search(r"failed <span class=\"hint\">Could not update Shopify: this shop has no "
                      r"Admin API access; reconnect it</span>", receipts)
     assert 'id="no-admin-access"' in page
+
+
+def test_the_html_email_preview_is_framed_from_its_own_route_with_its_own_csp(
+        merchant_client):
+    page = merchant_client.get("/app/settings/messages?kind=backordered")
+    assert "frame-src 'self'" in page.headers["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in page.headers["Content-Security-Policy"]
+    src = re.search(r'id="preview-html"[^>]* src="([^"]+)"', page.get_data(as_text=True)).group(1)
+
+    framed = merchant_client.get(src)
+
+    assert framed.status_code == 200
+    assert '<body style="font-family: sans-serif;' in framed.get_data(as_text=True)
+    csp = framed.headers["Content-Security-Policy"]
+    assert "style-src 'unsafe-inline'" in csp and "script-src" not in csp
+    assert "sandbox" in csp and "frame-ancestors 'self'" in csp
+    assert merchant_client.get(src + "x").status_code == 404
