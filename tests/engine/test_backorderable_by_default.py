@@ -43,6 +43,13 @@ def mug_red_shop(rt, client, run_jobs, fake, *, pack_size=1):
     return Storefront(rt, client, run_jobs, fake, shop.id)
 
 
+def first_backorder(store) -> None:
+    """One unit sold with none in stock (Shopify's `available` goes to -1)."""
+    store.order(1, 1, minute=1)
+    store.stock(-1, minute=1)
+    store.settle()
+
+
 def variant(rt) -> Variant:
     with rt.sessions() as session:
         return session.scalar(select(Variant).where(Variant.variant_id == VARIANT))
@@ -70,9 +77,7 @@ def test_the_first_backorder_drafts_the_reorder_that_the_cap_counted(
         rt, client, run_jobs, fake_shopify):
     store = mug_red_shop(rt, client, run_jobs, fake_shopify)
 
-    store.order(1, 1, minute=1)
-    store.stock(-1, minute=1)
-    store.settle()
+    first_backorder(store)
 
     with rt.sessions() as session:
         [po] = session.scalars(select(PurchaseOrder)).all()
@@ -85,9 +90,7 @@ def test_the_first_backorder_drafts_the_reorder_that_the_cap_counted(
 def test_once_the_reorder_is_sent_the_next_one_counts_toward_the_cap(
         rt, client, run_jobs, fake_shopify):
     store = mug_red_shop(rt, client, run_jobs, fake_shopify)
-    store.order(1, 1, minute=1)
-    store.stock(-1, minute=1)
-    store.settle()
+    first_backorder(store)
     with unit_of_work(rt.sessions) as session:
         po_id = session.scalar(select(PurchaseOrder.id))
         followups = approve_purchase_order(session, store.shop_id, po_id)
