@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXTRAS ?= local,test,browser
 
-.PHONY: install run test test-fast lint services browser front theme-check bench test-faults clean
+.PHONY: install run test test-fast lint services browser front theme-check bench test-faults test-e2e-repeat clean
 
 install: $(VENV)/.installed
 
@@ -57,6 +57,21 @@ test-fast: install node_modules/.installed
 # Only the real-process fault suite: outages, crashes, vendor failures (about 4 minutes).
 test-faults: install services
 	BACKORDER_FAULTS=1 $(BIN)/pytest -q tests/faults -m slow
+
+# The end-to-end fault test N times in a row (CI runs it once, in `make test`): a test that
+# fails now and then is a bug to find. Every run's output is kept in test-artifacts/repeat/;
+# LOCK=/tmp/fullsuite.lock waits for that lock around each run on a shared machine.
+N ?= 20
+LOCK ?=
+test-e2e-repeat: install services
+	@mkdir -p test-artifacts/repeat; passed=0; \
+	for i in $$(seq 1 $(N)); do \
+	  log=test-artifacts/repeat/run-$$i.log; \
+	  if $(if $(LOCK),flock $(LOCK)) env BACKORDER_FAULTS=1 $(BIN)/pytest -q \
+	      tests/faults/test_end_to_end.py > $$log 2>&1; then \
+	    passed=$$((passed + 1)); echo "run $$i: passed ($$(tail -1 $$log))"; \
+	  else echo "run $$i: FAILED, see $$log"; fi; \
+	done; echo "end-to-end fault test: $$passed of $(N) runs passed"; [ $$passed -eq $(N) ]
 
 bench: install services
 	$(BIN)/python -m bench

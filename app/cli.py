@@ -131,11 +131,12 @@ def worker(ctx: _Context, burst: bool) -> None:
 
 
 @cli.command("run-local")
-@click.option("--port", default=8000, show_default=True)
-def run_local(port: int) -> None:
+@click.option("--port", type=int, default=None, help="web port  [default: $PORT, else 8000]")
+def run_local(port: int | None) -> None:
     """Run web and worker locally: SQLite, an embedded Redis, console SMS and email."""
+    from app.config import port_from_env
     from app.devserver import run
-    run(port=port)
+    run(port=port if port is not None else port_from_env())
 
 
 @cli.group()

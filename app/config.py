@@ -213,3 +213,8 @@ class _Env:
         if raw is not None and not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+|.*<[^@\s<>]+@[^@\s<>]+>", raw):
             raise ConfigError(f"{name} must be an email address")
         return raw
+
+
+def port_from_env(environ: Mapping[str, str] | None = None) -> int:
+    """`PORT` alone (8000 unset): what the local run command binds when not told a port."""
+    return _Env(os.environ if environ is None else environ).integer("PORT", 8000)

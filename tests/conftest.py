@@ -77,14 +77,14 @@ def client(app):
 
 
 def burst_worker(queues, connection):
-    """A real RQ SimpleWorker without the command pub/sub thread.
+    """The service's RQ worker (a SimpleWorker) without the command pub/sub thread.
 
     RQ joins that thread with a one-second timeout at the end of every burst,
     which would cost each drain a second; tests send no worker commands.
     """
-    from rq import SimpleWorker
+    from workers.run import BackorderWorker
 
-    class _Worker(SimpleWorker):
+    class _Worker(BackorderWorker):
         def subscribe(self):
             pass
 

@@ -149,3 +149,22 @@ def test_metrics_add_up_every_process_writing_to_the_configured_directory(rt, tm
 def test_the_metrics_directory_is_read_with_the_other_settings():
     settings = Settings.from_env({"SECRET_KEY": "k", "PROMETHEUS_MULTIPROC_DIR": "/run/metrics"})
     assert settings.prometheus_multiproc_dir == "/run/metrics"
+
+
+def test_metrics_name_their_charset_once(client):
+    content_type = client.get("/metrics").headers["Content-Type"]
+    assert content_type.count("charset") == 1
+    assert content_type.startswith("text/plain; version=")
+
+
+def test_run_local_binds_the_port_in_port_unless_told_another(monkeypatch):
+    import app.devserver
+    from app.cli import cli
+
+    bound = []
+    monkeypatch.setattr(app.devserver, "run", lambda *, port: bound.append(port))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["run-local"], env={"PORT": "8011"}).exit_code == 0
+    assert runner.invoke(cli, ["run-local", "--port", "8012"], env={"PORT": "8011"}).exit_code == 0
+    assert runner.invoke(cli, ["run-local"], env={"PORT": None}).exit_code == 0
+    assert bound == [8011, 8012, 8000]

@@ -9,6 +9,7 @@ import time
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 
+from app.errors import PermanentError
 from app.runtime import Runtime
 from workers import context
 from workers.periodic import ensure_scheduled
@@ -30,6 +31,16 @@ class BackorderWorker(SimpleWorker):
     def run_maintenance_tasks(self):
         super().run_maintenance_tasks()
         ensure_scheduled(self.connection)  # chains lost with Redis's data come back
+
+    def handle_exception(self, job, *exc_info):
+        """A permanent error fails once: no retry can help, and the job recorded it where
+        the merchant looks; one log line instead of a traceback per retry."""
+        if not isinstance(exc_info[1], PermanentError):
+            return super().handle_exception(job, *exc_info)
+        job.retries_left = 0
+        self.log.error("job %s (%s) failed for good: %s: %s", job.id, job.func_name,
+                       exc_info[0].__name__, exc_info[1])
+        return None
 
 
 def run_worker(rt: Runtime, *, burst: bool = False) -> None:

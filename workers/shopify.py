@@ -52,7 +52,7 @@ def push_variants(shop_id: int) -> int:
     if admin is None:
         return 0
     with unit_of_work(rt.sessions) as session:
-        pushes = publish.pending_pushes(session, shop_id)
+        pushes = publish.claim_pushes(session, shop_id)
     if not pushes:
         return 0
     try:

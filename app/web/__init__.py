@@ -21,9 +21,20 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=16 * 1024 * 1024)
     app.extensions["backorder"] = runtime or Runtime(settings)
 
-    from app.web import auth, errors, health, limits, merchant, status, supplier, twilio, webhooks
+    from app.web import (
+        auth,
+        errors,
+        health,
+        limits,
+        merchant,
+        preview,
+        status,
+        supplier,
+        twilio,
+        webhooks,
+    )
     errors.register(app)
-    for module in (webhooks, health, supplier, twilio, status, auth, merchant):
+    for module in (webhooks, health, supplier, twilio, status, auth, merchant, preview):
         app.register_blueprint(module.bp)
     limits.install(app, settings)
     # The merchant pages run the CSRF check in their own guard (see app/web/merchant).

@@ -45,7 +45,8 @@ def _check_redis() -> str:
 
 @bp.get("/metrics")
 def metrics():
-    return Response(generate_latest(_registry()), mimetype=CONTENT_TYPE_LATEST)
+    # content_type, not mimetype: Flask would add a second "; charset=utf-8" to a mimetype
+    return Response(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
 
 
 def _registry():

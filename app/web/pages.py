@@ -39,7 +39,9 @@ def security_headers(response, *, frame_ancestors: str | None = None, embedded: 
     scripts = "'self' https://cdn.shopify.com" if embedded else "'self'"
     response.headers["Content-Security-Policy"] = (
         f"default-src 'none'; script-src {scripts}; style-src 'self'; img-src 'self' data:; "
-        f"connect-src 'self'; form-action 'self' {' '.join(form_targets)}".rstrip()
+        # frame-src: the HTML email preview, served with a CSP of its own (app/web/preview)
+        f"connect-src 'self'; frame-src 'self'; "
+        f"form-action 'self' {' '.join(form_targets)}".rstrip()
         + f"; base-uri 'none'; object-src 'none'; frame-ancestors {ancestors}")
     if not frame_ancestors:  # X-Frame-Options cannot name an origin: CSP alone governs embedding
         response.headers["X-Frame-Options"] = "DENY"

@@ -42,14 +42,16 @@ def page(token: str):
 
 @bp.post("/status/<token>/cancel")
 def cancel(token: str):
-    """Cancel one backordered line; the engine's follow-ups are enqueued after commit."""
+    """Cancel a backordered line, or only its backordered units (`units=backordered`);
+    the engine's follow-ups are enqueued after commit."""
     shop_id, order_id = _read(token)
     line_item_id = row_id(request.form.get("line_item_id"))
     if line_item_id is None:
         raise InvalidInput("Choose the item to cancel.")
+    only_backordered = request.form.get("units") == "backordered"
     with unit_of_work(rt().sessions) as session:
         followups = customer.cancel_line(session, shop_id, order_id, line_item_id, now=utcnow(),
-                                         recompute=recompute)
+                                         recompute=recompute, only_backordered=only_backordered)
     queues.enqueue_all(rt().redis, followups)
     return redirect(url_for("status.page", token=token, cancelled="1"), code=303)
 

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from app.config import Settings
+from app.domain.inventory.payloads import line_title
 from app.domain.ports import (
     AccessTokenSource,
     DiscountCodeSpec,
@@ -242,7 +243,7 @@ def _line(node: dict) -> OrderLineInfo:
         line_id=numeric_id(node["id"]),
         variant_id=None if variant is None else numeric_id(variant["id"]),
         quantity=current, fulfilled_quantity=max(0, current - node["unfulfilledQuantity"]),
-        title=node.get("title") or "")
+        title=line_title(node.get("title"), node.get("variantTitle")))
 
 
 def _reference_uri(reference: str) -> str:

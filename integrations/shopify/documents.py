@@ -50,6 +50,7 @@ _LINE_ITEM_FIELDS = """
 fragment BackorderLineItemFields on LineItem {
   id
   title
+  variantTitle
   quantity
   currentQuantity
   unfulfilledQuantity

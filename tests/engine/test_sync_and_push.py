@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from click.testing import CliRunner
+from rq import Queue
 from sqlalchemy import select
 
 from app.domain.base import utcnow
@@ -12,8 +14,11 @@ from app.domain.inventory.models import OrderLine, Variant
 from app.domain.ports import OrderLineInfo
 from app.domain.shops.models import Shop
 from app.errors import AuthRevoked, TransientError
+from tests.conftest import burst_worker
 from tests.engine.conftest import ITEM, PRODUCT, VARIANT
 from tests.support.shopify import SHOP
+from workers.queues import WEBHOOKS
+from workers.shopify import push_variants
 
 
 def cli(rt, monkeypatch, *args):
@@ -171,3 +176,34 @@ def test_a_refused_metafield_definition_does_not_stop_the_sync(storefront):
     from workers.shopify import sync_shop
     storefront.fake.fail_next(1, PermanentError("metafieldDefinitionCreate rejected: denied"))
     assert sync_shop(storefront.shop_id) == 1
+def test_a_write_that_reached_shopify_unrecorded_is_undone_when_the_decision_goes_back(
+        storefront):
+    """A metafield write can land in Shopify while the push still fails (the answer times
+    out, the worker dies, the database goes before it is recorded). When the decision then
+    returns to what was pushed before, Shopify must still be told: its badge would
+    otherwise show the landed write to customers for good."""
+    fake, shop_id = storefront.fake, storefront.shop_id
+    write = fake.set_variant_metafields
+
+    def landed_then_timed_out(values):
+        write(values)
+        raise TransientError("read timeout")
+
+    assert fake.metafields[(VARIANT, "status")] == "backorderable"
+    storefront.stock(3, minute=1)
+    fake.set_variant_metafields = landed_then_timed_out
+    burst_worker([Queue(WEBHOOKS, connection=storefront.rt.redis)],
+                 storefront.rt.redis).work(burst=True)  # its push job stays queued
+    with pytest.raises(TransientError):
+        push_variants(shop_id)
+    fake.set_variant_metafields = write
+    assert fake.metafields[(VARIANT, "status")] == "in_stock"
+
+    storefront.stock(0, minute=2)  # back to the decision pushed before the failed write
+    storefront.settle()
+
+    with storefront.rt.sessions() as session:
+        variant = session.scalars(select(Variant)).one()
+    assert variant.status == "backorderable" and not variant.push_pending
+    assert fake.metafields[(VARIANT, "status")] == "backorderable"
+    assert fake.metafields[(VARIANT, "eta")] == variant.next_eta.isoformat()

@@ -77,7 +77,9 @@ def engine(session, shop_id: int, sim: Simulator, *, today: date) -> tuple[list[
     expected = {}
     variants = {v.variant_id: v for v in session.scalars(
         select(Variant).where(Variant.shop_id == shop_id))}
-    shop_policy = load_shop_policy(session, shop_id, list(variants.values()))
+    shop_policy = load_shop_policy(session, shop_id, list(variants.values()),
+                                   next_reorders=PLAN.next_reorders(session, shop_id,
+                                                                    variants.values()))
     for item in CATALOG:
         variant = variants[item.variant_id]
         policy = shop_policy.for_variant(variant, PLAN.lead_time_days(

@@ -131,4 +131,8 @@ def preview_a_message(page, live) -> None:
               "{{ status_url }}")
     page.click("#preview-templates")
     assert page.locator("#preview-sms").inner_text().startswith(f"{SHOP}: Merino Beanie")
+    # The HTML email's inline styles apply: its frame has a CSP of its own.
+    email = page.frame_locator("#preview-html").locator("body")
+    assert "Merino Beanie" in email.inner_text()
+    assert email.evaluate("b => getComputedStyle(b).color") == "rgb(34, 34, 34)"
     shot(page, "12-message-templates")

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from app.db import unit_of_work
 from app.domain.inventory.models import ShopSettings, VariantOverride
 from app.domain.notifications.service import notify_settings
+from app.domain.shops.models import Shop
 from app.domain.suppliers.models import PoStatus, PurchaseOrder, Supplier
 from app.domain.suppliers.reorder import plan_reorders
 from app.domain.suppliers.service import supplier_settings
@@ -317,3 +318,63 @@ def test_a_saved_template_is_what_the_notifier_reads_and_reset_forgets_it(
         "csrf_token": token, "kind": "backordered", "action": "reset"})
     with unit_of_work(rt.sessions) as s:
         assert not notify_settings(s, world.shop_id).templates
+
+
+def test_the_backorders_and_variant_pages_say_what_the_cap_is_made_of(merchant_client, world):
+    with world.session() as s:
+        s.get(ShopSettings, world.shop_id).buffer = 0
+    acme = world.supplier("Acme")
+    world.item(acme, "MUG-RED", moq=10, lead_time_days=10)
+    world.variant(11, "MUG-RED", available=0)
+    world.recompute(11)
+
+    words = "Cap 10: the next order from Acme (minimum 10)"
+    assert words in merchant_client.get("/app/backorders/").get_data(as_text=True)
+    assert words in merchant_client.get("/app/backorders/11").get_data(as_text=True)
+
+
+def test_a_variant_that_does_not_sell_says_why_instead_of_a_cap(merchant_client, world):
+    with world.session() as s:
+        s.get(ShopSettings, world.shop_id).buffer = 19
+    world.variant(12, "MUG", available=0)  # nobody supplies it
+    world.recompute(12)
+
+    page = merchant_client.get("/app/backorders/").get_data(as_text=True)
+    [cell] = re.findall(r'<td class="cap">([^<]*)</td>', page)
+    assert cell == ("Not sold beyond stock: no supplier that can receive a purchase order "
+                    "sells it, and no purchase order brings it")
+
+
+def test_a_receipt_shopify_cannot_get_says_why_on_the_po_page(merchant_client, world, run_jobs):
+    po = draft_po(world)
+    with world.session() as s:
+        s.get(Shop, world.shop_id).token_ciphertext = None  # like the demo shop
+    token = csrf_token(merchant_client, f"/app/purchase-orders/{po.id}")
+    merchant_client.post(f"/app/purchase-orders/{po.id}/approve", data={"csrf_token": token})
+    run_jobs()
+    assert merchant_client.post(f"/app/purchase-orders/{po.id}/receive", data={
+        "csrf_token": token, "action": "all"}).status_code == 303
+    run_jobs()
+
+    page = merchant_client.get(f"/app/purchase-orders/{po.id}").get_data(as_text=True)
+    receipts = page[page.index('id="receipts"'):]
+    assert re.search(r"failed <span class=\"hint\">Could not update Shopify: this shop has no "
+                     r"Admin API access; reconnect it</span>", receipts)
+    assert 'id="no-admin-access"' in page
+
+
+def test_the_html_email_preview_is_framed_from_its_own_route_with_its_own_csp(
+        merchant_client):
+    page = merchant_client.get("/app/settings/messages?kind=backordered")
+    assert "frame-src 'self'" in page.headers["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in page.headers["Content-Security-Policy"]
+    src = re.search(r'id="preview-html"[^>]* src="([^"]+)"', page.get_data(as_text=True)).group(1)
+
+    framed = merchant_client.get(src)
+
+    assert framed.status_code == 200
+    assert '<body style="font-family: sans-serif;' in framed.get_data(as_text=True)
+    csp = framed.headers["Content-Security-Policy"]
+    assert "style-src 'unsafe-inline'" in csp and "script-src" not in csp
+    assert "sandbox" in csp and "frame-ancestors 'self'" in csp
+    assert merchant_client.get(src + "x").status_code == 404

@@ -8,12 +8,14 @@ import pytest
 from sqlalchemy import select
 
 from app.domain.base import utcnow
+from app.domain.shops.models import Shop
 from app.domain.suppliers import receiving
 from app.domain.suppliers.models import LeadTimeRecord, PoReceipt, PoStatus, PurchaseOrder
 from app.domain.suppliers.service import PushReceipts
 from app.errors import Conflict, InvalidInput, TransientError
 from tests.suppliers.world import LOCATION
 from workers import suppliers as jobs
+from workers.suppliers import enqueue_followups
 
 TODAY = utcnow().date()
 
@@ -150,3 +152,15 @@ def test_a_draft_cannot_be_received(sent):
 
     with pytest.raises(Conflict):
         receive(sent, {11: 1})
+
+
+def test_a_shop_without_admin_access_fails_the_push_once_and_says_what_to_do(sent, run_jobs,
+                                                                               rt):
+    with sent.session() as s:
+        s.get(Shop, sent.shop_id).token_ciphertext = None  # the demo shop: no Admin token
+    followups = receive(sent, {11: 5})
+    enqueue_followups(rt.redis, [f for f in followups if isinstance(f, PushReceipts)])
+
+    run_jobs()
+    assert [(r.push_status, r.last_error) for r in receipts(sent)] == [
+        ("failed", "Could not update Shopify: this shop has no Admin API access; reconnect it")]

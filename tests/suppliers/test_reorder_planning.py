@@ -72,6 +72,7 @@ def test_spare_stock_counts_against_forecast_demand(world):
     world.settings(forecast_days=28)
     world.history(11, [3] * 28, today=TODAY)  # steady: 3 a day, no spread
     world.level(11, 12)
+    world.recompute(11)  # as the stock webhook does: the planner reads the allocation
 
     world.plan()
 
@@ -240,3 +241,24 @@ def test_malformed_settings_fall_back_to_the_defaults(world):
     assert (settings.po_auto_send, settings.service_level, settings.forecast_days) == (
         defaults.po_auto_send, defaults.service_level, defaults.forecast_days)
     assert (settings.po_coalesce_minutes, settings.receiving_location_id) == (5, 77)
+
+
+def test_units_on_hand_that_cover_open_orders_are_not_counted_again_as_spare(world):
+    """The demo's numbers: 4 units on hand cover the first orders, 12 units wait. Shopify's
+    `available` already takes committed units off, but a stock snapshot older than the
+    orders does not: spare stock is what the engine's allocation leaves uncovered."""
+    acme = world.supplier("Acme")
+    world.item(acme, "MUG", lead_time_days=10)
+    world.variant(11, "MUG", available=4)
+    for quantity in (1, 1, 1, 1, 4, 4, 4):  # the stock snapshot saw none of them
+        world.order(11, quantity, sell=False)
+    world.recompute(11)
+    assert world.variant_row(11).backordered_units == 12
+
+    world.plan()
+
+    [draft] = drafts(world)
+    [line] = draft.lines
+    assert line.quantity == 12
+    assert line.reason == ("Order 12: 12 backordered + 0 safety stock + 0 expected sales over "
+                           "10 days - 0 on hand - 0 incoming = 12 needed.")

@@ -533,7 +533,7 @@ class FakeShopify(_HttpFake):
 
     @staticmethod
     def _line_node(line: ShopifyOrderLine) -> dict:
-        return {"id": gid("LineItem", line.line_id), "title": line.title,
+        return {"id": gid("LineItem", line.line_id), "title": line.title, "variantTitle": None,
                 "quantity": line.quantity, "currentQuantity": line.quantity,
                 "unfulfilledQuantity": line.unfulfilled,
                 "variant": None if line.variant_id is None

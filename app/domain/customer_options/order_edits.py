@@ -37,13 +37,17 @@ def edit_job(cancellation_id: int) -> FollowUp:
 
 
 def record_cancellation(session: Session, shop_id: int, order_id: int, line: OrderLine, *,
-                        cancelled_units: int, now: datetime) -> list[FollowUp]:
-    """Keep the cancellation; the edit job to enqueue after commit when the shop edits orders."""
+                        cancelled_units: int, now: datetime,
+                        kept_units: int | None = None) -> list[FollowUp]:
+    """Keep the cancellation; the edit job to enqueue after commit when the shop edits orders.
+
+    The Shopify line keeps `kept_units` (by default what shipped: the whole line goes)."""
     editing = option_settings(session, shop_id).edit_order_on_cancel
     new_id = insert_ignoring_conflict(session, LineCancellation.__table__, dict(
         shop_id=shop_id, order_id=order_id, line_item_id=line.line_item_id,
         title=line.title or "", quantity=cancelled_units,
-        kept_quantity=line.fulfilled_quantity, edit_attempts=0,
+        kept_quantity=line.fulfilled_quantity if kept_units is None else kept_units,
+        edit_attempts=0,
         edit_status=EditStatus.PENDING if editing else EditStatus.OFF,
         created_at=now, updated_at=now), ["shop_id", "line_item_id"])
     return [edit_job(new_id)] if new_id is not None and editing else []

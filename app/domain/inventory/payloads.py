@@ -127,6 +127,16 @@ def parse_order(payload: dict) -> OrderSnapshot:
         customer_first_name=_text(customer, "first_name") or _text(billing, "first_name"))
 
 
+def line_title(product: str | None, variant: str | None) -> str:
+    """How customers see a line: "Merino Beanie - Charcoal / M", the product alone for a
+    product without variants (Shopify calls its one variant "Default Title")."""
+    product = (product or "").strip()
+    variant = (variant or "").strip()
+    if not variant or variant == "Default Title" or not product:
+        return (product or variant)[:255]
+    return f"{product} - {variant}"[:255]
+
+
 def _parse_line(line) -> LineSnapshot:
     if not isinstance(line, dict):
         raise InvalidInput("each line item must be an object")
@@ -138,7 +148,8 @@ def _parse_line(line) -> LineSnapshot:
         current if line.get("fulfillment_status") == "fulfilled" else 0)
     return LineSnapshot(line_item_id=_int(line, "id"),
                         variant_id=_int(line, "variant_id", required=False),
-                        title=_text(line, "title") or _text(line, "name") or "",
+                        title=line_title(_text(line, "title"), _text(line, "variant_title"))
+                        or _text(line, "name") or "",
                         ordered_quantity=ordered, quantity=current, fulfilled_quantity=fulfilled)
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -21,6 +22,8 @@ class ShopPolicy:
     counted_locations: frozenset[int] | None
     by_variant: dict[int, VariantOverride]
     by_product: dict[int, VariantOverride]
+    # Units of each variant's next reorder no PO holds yet (SupplyPlan.next_reorders).
+    next_reorders: Mapping[int, int] = field(default_factory=dict)
 
     def for_variant(self, variant: Variant, lead_time_days: int | None) -> Policy:
         values = dict(self.base)
@@ -32,10 +35,17 @@ class ShopPolicy:
                                if getattr(override, k) is not None})
         return Policy(mode=Mode(values["mode"]), fixed_cap=values["fixed_cap"],
                       buffer=values["buffer"], handling_days=values["handling_days"],
-                      lead_time_days=lead_time_days)
+                      lead_time_days=lead_time_days,
+                      next_reorder=self._next_reorder_units(variant, lead_time_days))
+
+    def _next_reorder_units(self, variant: Variant, lead_time_days: int | None) -> int:
+        # Without a lead time its units would have no date to promise.
+        return self.next_reorders.get(variant.variant_id, 0) if lead_time_days is not None else 0
 
 
-def load_shop_policy(session: Session, shop_id: int, variants: list[Variant]) -> ShopPolicy:
+def load_shop_policy(session: Session, shop_id: int, variants: list[Variant], *,
+                     next_reorders: Mapping[int, int]) -> ShopPolicy:
+    """The shop's settings and the variants' overrides; `next_reorders` from the SupplyPlan."""
     settings = session.get(ShopSettings, shop_id)
     base = dict(DEFAULT_SETTINGS)
     if settings is not None:
@@ -50,4 +60,5 @@ def load_shop_policy(session: Session, shop_id: int, variants: list[Variant]) ->
         base=base, counted_locations=frozenset(counted) if counted else None,
         by_variant={o.variant_id: o for o in overrides if o.variant_id is not None},
         by_product={o.product_id: o for o in overrides
-                    if o.variant_id is None and o.product_id is not None})
+                    if o.variant_id is None and o.product_id is not None},
+        next_reorders=next_reorders)

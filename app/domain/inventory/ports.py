@@ -8,7 +8,7 @@ that put the pieces together pass in.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -27,6 +27,11 @@ class SupplyPlan(Protocol):
 
     def open_supply(self, session: Session, variant: Variant) -> list[Supply]:
         """The variant's units still expected on open purchase orders, with their dates."""
+
+    def next_reorders(self, session: Session, shop_id: int,
+                      variants: Iterable[Variant]) -> Mapping[int, int]:
+        """By variant id: units of its next reorder that no PO holds yet, where its supplier
+        can receive POs (the default cap counts them as incoming)."""
 
 
 @dataclass(frozen=True)

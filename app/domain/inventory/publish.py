@@ -30,21 +30,39 @@ class Push:
     deny_order_at: datetime | None = None  # set when orders closed it: what DENY is timed from
 
 
-def pending_pushes(session: Session, shop_id: int, limit: int = BATCH) -> list[Push]:
-    """Managed variants whose Shopify-visible state differs from what was last pushed,
-    those that must stop selling first."""
+def claim_pushes(session: Session, shop_id: int, limit: int = BATCH) -> list[Push]:
+    """Managed variants whose Shopify-visible state differs from what was last pushed, those
+    that must stop selling first, with what Shopify shows of them forgotten until
+    `mark_pushed` records the write.
+
+    A write can land in Shopify and still fail here (a read timeout, a worker killed,
+    the database gone before `mark_pushed`). Had the old pushed values stayed, a recompute
+    going back to them would find nothing to push and leave Shopify on the newer write
+    for good; unknown, they differ from every decision, so the variant stays pending.
+    """
     closing = and_(Variant.desired_policy == "DENY",
                    Variant.pushed_policy.is_distinct_from("DENY"))
-    variants = session.scalars(select(Variant).where(
+    ids = session.scalars(select(Variant.id).where(
         Variant.shop_id == shop_id, Variant.push_pending.is_(True),
         Variant.desired_policy.is_not(None))
-        .order_by(case((closing, 0), else_=1), Variant.id).limit(limit))
-    return [Push(variant_id=v.variant_id, product_id=v.product_id, policy=v.desired_policy,
-                 status=v.status, eta=v.next_eta,
-                 policy_changed=v.desired_policy != v.pushed_policy,
-                 metafields_changed=(v.status, v.next_eta) != (v.pushed_status, v.pushed_eta),
-                 deny_order_at=v.deny_order_at if v.desired_policy == "DENY" else None)
-            for v in variants]
+        .order_by(case((closing, 0), else_=1), Variant.id).limit(limit)).all()
+    if not ids:
+        return []
+    # Locked in primary-key order, as every variant lock is taken: never a deadlock.
+    locked = {v.id: v for v in session.scalars(
+        select(Variant).where(Variant.id.in_(ids)).order_by(Variant.id).with_for_update())}
+    variants = [v for v in (locked.get(i) for i in ids)
+                if v is not None and v.push_pending and v.desired_policy is not None]
+    pushes = [Push(variant_id=v.variant_id, product_id=v.product_id, policy=v.desired_policy,
+                   status=v.status, eta=v.next_eta,
+                   policy_changed=v.desired_policy != v.pushed_policy,
+                   metafields_changed=(v.status, v.next_eta) != (v.pushed_status, v.pushed_eta),
+                   deny_order_at=v.deny_order_at if v.desired_policy == "DENY" else None)
+              for v in variants]
+    if pushes:
+        session.execute(update(Variant).where(Variant.id.in_([v.id for v in variants]))
+                        .values(pushed_policy=None, pushed_status=None, pushed_eta=None))
+    return pushes
 
 
 def publish(admin: ShopifyAdmin, pushes: list[Push]) -> None:

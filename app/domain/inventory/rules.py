@@ -64,6 +64,10 @@ class Policy:
     buffer: int = 0  # units allowed beyond unpromised incoming supply (default cap)
     handling_days: int = 0  # added to every ETA
     lead_time_days: int | None = None  # supplier's observed lead time; None = no supplier
+    # Units of the next reorder no PO holds yet (its MOQ in whole packs), where the
+    # variant's supplier can receive POs: incoming for the default cap, so a sold-out
+    # variant with a supplier sells from the start. 0 once a draft PO holds it.
+    next_reorder: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,8 +236,9 @@ def _capacity(*, policy: Policy, incoming: int, backordered: int) -> int | None:
         return max(0, policy.fixed_cap - backordered)
     if policy.mode == Mode.ALWAYS:
         return None
-    # Default cap: incoming units not yet promised to a customer, plus the buffer.
-    return max(0, incoming + policy.buffer - backordered)
+    # Default cap: incoming units not yet promised to a customer (the next reorder's
+    # too), plus the buffer.
+    return max(0, incoming + policy.next_reorder + policy.buffer - backordered)
 
 
 def _status(

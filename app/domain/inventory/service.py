@@ -95,7 +95,8 @@ def recompute_variants(session: Session, shop_id: int, variant_ids: Iterable[int
         return []
     now = utcnow()
     today = today or now.date()
-    shop_policy = load_shop_policy(session, shop_id, variants)
+    shop_policy = load_shop_policy(session, shop_id, variants,
+                                   next_reorders=plan.next_reorders(session, shop_id, variants))
     sale = _SaleClock(now=now, lag=_order_to_deny(session, shop_id))
     for variant in variants:
         if variant.details_known:

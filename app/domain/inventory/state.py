@@ -162,6 +162,20 @@ def cancel_for_customer(session: Session, order: CustomerOrder, line: OrderLine,
         return _refresh_open(order, at=at)
 
 
+# The key of a customer's own cancellation among a line's cancelled units (the others are
+# Shopify refund lines): `open_quantity` takes the smaller of Shopify's quantity and the
+# ordered units less these, so the order edit that follows never counts twice.
+CUSTOMER_CANCEL_KEY = "status-page"
+
+
+def cancel_units_for_customer(session: Session, order: CustomerOrder, line: OrderLine,
+                              units: int, *, at) -> set[int]:
+    """The customer gave up `units` of the line (its backordered ones) and keeps the rest."""
+    with _open_demand_kept(session, order):
+        line.cancel_refunds = {**(line.cancel_refunds or {}), CUSTOMER_CANCEL_KEY: units}
+        return _refresh_open(order, at=at)
+
+
 def _refresh_open(order: CustomerOrder, *, at) -> set[int]:
     """Recompute each line's open and released units after the order changed.
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.domain.inventory.models import CustomerOrder, InventoryLevel, OrderLine, Variant
 from app.domain.inventory.rules import Status
+from app.domain.merchant.cap import cap_words
 from app.domain.suppliers.models import OPEN_PO_STATUSES, PurchaseOrder, PurchaseOrderLine
 from app.errors import NotFound
 
@@ -36,6 +37,7 @@ class VariantRow:
     managed: bool
     closed_early_left: int | None = None
     closed_early_rate: float | None = None
+    cap: str | None = None  # the cap in words (see app.domain.merchant.cap)
 
     @property
     def closed_early(self) -> str | None:
@@ -87,7 +89,8 @@ def variant_page(session: Session, shop_id: int, *, status: str | None = None, q
         .order_by(Variant.backordered_units.desc(), Variant.product_title, Variant.title,
                   Variant.variant_id)
         .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
-    return Page([_row(v, int(n)) for v, n in rows], total, page, pages)
+    words = cap_words(session, shop_id, [v for v, _ in rows])
+    return Page([_row(v, int(n), words) for v, n in rows], total, page, pages)
 
 
 def _conditions(shop_id: int, status: str | None, query: str, waiting_only: bool) -> list:
@@ -113,10 +116,10 @@ def _matches(shop_id: int, text: str):
                Variant.product_title.ilike(pattern, escape="\\"), order_waits)
 
 
-def _row(v: Variant, waiting: int) -> VariantRow:
+def _row(v: Variant, waiting: int, cap: dict[int, str]) -> VariantRow:
     return VariantRow(v.variant_id, v.sku, v.title, v.product_title, v.status,
                       v.backordered_units, waiting, v.next_eta, v.capacity, v.managed,
-                      v.closed_early_left, v.closed_early_rate)
+                      v.closed_early_left, v.closed_early_rate, cap.get(v.variant_id))
 
 
 @dataclass(frozen=True)
@@ -162,7 +165,8 @@ def variant_queue(session: Session, shop_id: int, variant_id: int, *,
         raise NotFound("no such variant in this shop")
     lines, total = _queue_lines(session, shop_id, variant_id, limit)
     waiting = sum(1 for line in lines if line.backordered > 0)
-    return VariantQueue(_row(variant, waiting), _available(session, variant), lines, total,
+    return VariantQueue(_row(variant, waiting, cap_words(session, shop_id, [variant])),
+                        _available(session, variant), lines, total,
                         _supply(session, shop_id, variant_id))
 
 

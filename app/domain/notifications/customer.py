@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.domain.customer_options import alternatives, order_edits
 from app.domain.inventory import state
+from app.domain.inventory.effects import CloseReason, EffectKind
 from app.domain.inventory.models import CustomerOrder, Effect, OrderLine
 from app.domain.notifications import rules
 from app.domain.notifications.models import Notification, SmsConsent, Status
@@ -38,6 +39,8 @@ class LineStatus:
     state: str
     eta: str | None
     cancellable: bool
+    backordered: int = 0  # units that may be cancelled on their own (the others are in stock)
+    open_units: int = 0
     alternatives: tuple[alternatives.Offer, ...] = ()  # in stock now, one click to ask for
     switch_requested: str | None = None  # the alternative asked for, once asked
 
@@ -83,8 +86,14 @@ def _shop_and_order(session: Session, shop_id: int, order_id: int) -> tuple[Shop
 
 def _line_status(line: OrderLine, locale: str | None) -> LineStatus:
     open_quantity = max(line.quantity - line.fulfilled_quantity, 0)
+    kept = line.open_quantity
     if line.cancelled_by_customer:
         state = "Cancelled at your request"
+    elif _cancelled_units(line) and kept:
+        rest = (f"{line.backordered} of them backordered" if line.backordered
+                else "ready to ship")
+        state = (f"{_cancelled_units(line)} cancelled at your request; "
+                 f"{kept} still {'ships' if kept == 1 else 'ship'}, {rest}")
     elif line.quantity == 0:
         state = "Cancelled"
     elif open_quantity == 0:
@@ -95,11 +104,18 @@ def _line_status(line: OrderLine, locale: str | None) -> LineStatus:
         state = "Ready to ship"
     return LineStatus(line.line_item_id, line.title or "Item", line.quantity, state,
                       format_day(line.eta, locale) if line.backordered > 0 else None,
-                      cancellable=_cancellable(line))
+                      cancellable=_cancellable(line),
+                      backordered=line.backordered if _cancellable(line) else 0,
+                      open_units=line.open_quantity)
 
 
 def _cancellable(line: OrderLine) -> bool:
-    return line.backordered > 0 and not line.cancelled_by_customer
+    return line.backordered > 0 and not line.cancelled_by_customer and not _cancelled_units(line)
+
+
+def _cancelled_units(line: OrderLine) -> int:
+    """Units the customer already gave up here while keeping the rest."""
+    return int((line.cancel_refunds or {}).get(state.CUSTOMER_CANCEL_KEY, 0))
 
 
 def _history(session: Session, shop: Shop, order_id: int) -> list[SentMessage]:
@@ -138,12 +154,13 @@ def _locked_line(session: Session, order: CustomerOrder, line_item_id: int) -> O
 
 
 def cancel_line(session: Session, shop_id: int, order_id: int, line_item_id: int, *,
-                now: datetime, recompute: Recompute) -> list:
-    """Cancel a backordered line at the customer's request; returns the engine's follow-ups.
+                now: datetime, recompute: Recompute, only_backordered: bool = False) -> list:
+    """Cancel a backordered line, or only its backordered units, at the customer's request;
+    returns the engine's follow-ups.
 
-    The line leaves the queue (others move up), the merchant is alerted by an effect
-    of kind `line_cancelled_by_customer`, and, when the shop allows it, a job removes
-    the units from the Shopify order (customer_options.order_edits). `recompute` is the
+    The units leave the queue (others move up), the merchant is alerted by an effect
+    of kind `line_cancelled_by_customer`, and, when the shop allows it, a job sets the
+    Shopify line to the units kept (customer_options.order_edits). `recompute` is the
     engine's, with what the suppliers will bring wired in.
     """
     _, order = _shop_and_order(session, shop_id, order_id)
@@ -152,18 +169,32 @@ def cancel_line(session: Session, shop_id: int, order_id: int, line_item_id: int
     line = _locked_line(session, order, line_item_id)
     if not _cancellable(line):
         raise Conflict("This item can no longer be cancelled here.")
-    cancelled_units = line.open_quantity
-    state.cancel_for_customer(session, order, line, at=now)
-    session.add(Effect(shop_id=shop_id, variant_id=line.variant_id or 0, order_id=order_id,
-                       line_item_id=line_item_id, kind=LINE_CANCELLED_BY_CUSTOMER,
-                       old=str(line.backordered), new=line.eta.isoformat() if line.eta else None,
-                       created_at=now))
+    backordered, eta = line.backordered, line.eta
+    if only_backordered and backordered < line.open_quantity:
+        units, kept = backordered, line.quantity - backordered
+        state.cancel_units_for_customer(session, order, line, units, at=now)
+        # The units that stay are covered where they stand in the queue: the customer is
+        # told of the cancelled ones, not that the others became "ready to ship".
+        line.backordered, line.eta = 0, None
+        session.add(_effect(line, order_id, EffectKind.LINE_BACKORDER_CANCELLED.value,
+                            eta.isoformat() if eta else None, CloseReason.CANCELLED.value, now))
+    else:
+        units, kept = line.open_quantity, None
+        state.cancel_for_customer(session, order, line, at=now)
+    session.add(_effect(line, order_id, LINE_CANCELLED_BY_CUSTOMER, str(units),
+                        eta.isoformat() if eta else None, now))
     session.flush()
     followups = order_edits.record_cancellation(session, shop_id, order_id, line,
-                                                cancelled_units=cancelled_units, now=now)
+                                                cancelled_units=units, kept_units=kept, now=now)
     if line.variant_id:
         followups += recompute(session, shop_id, [line.variant_id])
     return followups
+
+
+def _effect(line: OrderLine, order_id: int, kind: str, old: str | None, new: str | None,
+            now: datetime) -> Effect:
+    return Effect(shop_id=line.shop_id, variant_id=line.variant_id or 0, order_id=order_id,
+                  line_item_id=line.line_item_id, kind=kind, old=old, new=new, created_at=now)
 
 
 def record_keyword(session: Session, phone: str, word: str, *, now: datetime) -> int:

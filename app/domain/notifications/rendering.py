@@ -51,6 +51,7 @@ class LineView:
     update: LineUpdate
     variant_title: str | None = None
     ordered: int | None = None  # the line's quantity in the order, when known
+    still_ships: int = 0  # units of the line kept when only some were cancelled
 
 
 @dataclass(frozen=True)
@@ -110,17 +111,30 @@ def status_text(update: LineUpdate, locale: str | None, *, short: bool = False) 
 
 def template_context(content: MessageContent, *, short: bool) -> dict:
     """The variables every template sees (CONTRACT.md "Message templates", and the README)."""
-    lines = [{"title": v.title, "variant_title": v.variant_title,
+    lines = [{"title": v.title, "variant_title": _variant_title(v),
               "quantity": v.ordered if v.ordered is not None else v.quantity,
               "backordered": v.quantity, "eta": v.update.eta, "old_eta": v.update.old_eta,
               "kind": str(v.update.kind),
-              "status_text": status_text(v.update, content.locale, short=short)}
+              "status_text": status_text(v.update, content.locale, short=short)
+              + _still_ships(v.still_ships)}
              for v in content.lines]
     return {"shop": {"name": content.shop_name}, "order": {"name": content.order_name},
             "customer": {"first_name": content.customer_first_name},
             "lines": lines, "status_url": content.link, "kind": str(content.kind),
             "intro": INTROS[content.kind], "lang": babel_locale(content.locale).language,
             "discount_code": content.discount_code, "discount_text": content.discount_text}
+
+
+def _variant_title(view: LineView) -> str | None:
+    # Lines stored since the variant joined their title ("Merino Beanie - Charcoal / M")
+    # already name it: a template printing both would say it twice.
+    if view.variant_title and view.title.endswith(view.variant_title):
+        return None
+    return view.variant_title
+
+
+def _still_ships(units: int) -> str:
+    return f"; {units} still {'ships' if units == 1 else 'ship'}" if units else ""
 
 
 @cache

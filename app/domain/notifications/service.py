@@ -220,11 +220,19 @@ def opted_out(session: Session, shop_id: int, phone: str | None) -> bool:
                                            SmsConsent.phone == phone)))
 
 
+def _title(line: OrderLine) -> str:
+    return line.title or "an item"
+
+
 def _view(line: OrderLine | None, update: LineUpdate, variant_titles: dict) -> LineView:
     if line is None:
         return LineView("an item", 1, update)
-    return LineView(line.title or "an item", _quantity(line), update,
-                    variant_titles.get(line.variant_id), line.quantity)
+    variant_title = variant_titles.get(line.variant_id)
+    if update.kind == Kind.CANCELLED and line.released_quantity:
+        # Exactly the units given up, and those that still ship when only some were.
+        return LineView(_title(line), line.released_quantity, update, variant_title,
+                        line.quantity, still_ships=max(0, line.open_quantity))
+    return LineView(_title(line), _quantity(line), update, variant_title, line.quantity)
 
 
 def _variant_titles(session: Session, shop_id: int, lines) -> dict[int, str]:

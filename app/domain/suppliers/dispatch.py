@@ -77,10 +77,11 @@ def claim_dispatch(session: Session, po_id: int, *, signer, public_url: str,
     po = session.scalar(_query(po_id).with_for_update(of=PurchaseOrder))
     if po is None or not _claimable(po, now):
         return None, []
-    followups = _redate(session, po, now) if po.status == PoStatus.DRAFT else []
+    was_draft = po.status == PoStatus.DRAFT
     po.status, po.dispatch_started_at = PoStatus.SENDING, now
     po.dispatch_attempts += 1
     session.flush()
+    followups = _redate(session, po, now) if was_draft else []
     supplier = session.get(Supplier, po.supplier_id)
     doc = purchase_order_doc(session, po, supplier,
                              link=supplier_link(signer, po, public_url=public_url))
@@ -104,16 +105,17 @@ def _claimable(po: PurchaseOrder, now: datetime) -> bool:
 
 
 def _redate(session: Session, po: PurchaseOrder, now: datetime) -> list:
-    """Expected dates count from the day the supplier gets the PO, not the day it was drafted."""
-    moved = []
+    """Expected dates count from the day the supplier gets the PO, not the day it was drafted.
+
+    Every variant of the PO is recomputed, moved or not: a PO leaving its draft is no
+    longer the next reorder, so the next one counts toward the cap again."""
     for line in po.lines:
         lead = observed_days(session, shop_id=po.shop_id, supplier_id=po.supplier_id,
                              promised_days=line.promised_lead_time_days)
         expected = now.date() + timedelta(days=lead)
         if line.expected_on is None or line.expected_on < expected:
             line.expected_on = expected
-            moved.append(line.variant_id)
-    return recompute(session, po.shop_id, moved)
+    return recompute(session, po.shop_id, [line.variant_id for line in po.lines])
 
 
 def record_sent(session: Session, po_id: int, *, now: datetime | None = None) -> None:

@@ -4,13 +4,27 @@ each supplier has really performed."""
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.domain.suppliers.models import LeadTimeRecord, Supplier, SupplierItem
-from app.domain.suppliers.rules import observed_lead_time, on_time_rate
+from app.domain.suppliers.models import (
+    LeadTimeRecord,
+    PoStatus,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Supplier,
+    SupplierItem,
+)
+from app.domain.suppliers.rules import (
+    SupplierOption,
+    choose_supplier,
+    observed_lead_time,
+    on_time_rate,
+    reorder_minimum,
+)
 
 HISTORY = 20  # deliveries that count: recent enough to see a supplier improve or slip
 
@@ -46,6 +60,65 @@ def _recent(session: Session, shop_id: int, supplier_id: int) -> list[int]:
         .order_by(LeadTimeRecord.received_on.desc(), LeadTimeRecord.id.desc())
         .limit(HISTORY)).all()
     return list(reversed(newest_first))
+
+
+def supplier_options(session: Session, shop_id: int, skus: Iterable[str] | None = None
+                     ) -> dict[str, list[tuple[SupplierOption, SupplierItem, str]]]:
+    """Who sells each SKU (all of the shop's SKUs, or those given): the option the reorder
+    policy weighs, the catalog row and the supplier's name."""
+    query = (select(SupplierItem, Supplier.active, Supplier.email, Supplier.endpoint_url,
+                    Supplier.name)
+             .join(Supplier, Supplier.id == SupplierItem.supplier_id)
+             .where(SupplierItem.shop_id == shop_id, SupplierItem.active.is_(True)))
+    if skus is not None:
+        query = query.where(SupplierItem.sku.in_(sorted(set(skus))))
+    options: dict[str, list[tuple[SupplierOption, SupplierItem, str]]] = {}
+    for item, active, email, endpoint, name in session.execute(query).all():
+        # A supplier with no way to receive a PO cannot deliver: the next one is asked.
+        option = SupplierOption(supplier_id=item.supplier_id, priority=item.priority,
+                                active=active, can_deliver=bool(email or endpoint),
+                                lead_time_days=item.lead_time_days, moq=item.moq,
+                                pack_size=item.pack_size, unit_cost=item.unit_cost)
+        options.setdefault(item.sku, []).append((option, item, name))
+    return options
+
+
+@dataclass(frozen=True)
+class NextReorder:
+    """The order a variant's supplier gets next, as the default cap counts it."""
+
+    supplier: str
+    moq: int
+    pack_size: int
+    drafted: bool  # a draft PO holds it: its line is incoming already
+
+    @property
+    def units(self) -> int:
+        """Units it adds to the cap beyond open POs: its minimum until a draft holds it."""
+        return 0 if self.drafted else reorder_minimum(self.moq, self.pack_size)
+
+
+def next_reorders(session: Session, shop_id: int,
+                  variants: Iterable[tuple[int, str | None]]) -> dict[int, NextReorder]:
+    """For each (variant id, SKU) whose supplier can receive POs, its next reorder."""
+    skus = {variant_id: sku for variant_id, sku in variants if sku}
+    if not skus:
+        return {}
+    options = supplier_options(session, shop_id, skus.values())
+    drafted = set(session.scalars(
+        select(PurchaseOrderLine.variant_id).join(PurchaseOrder)
+        .where(PurchaseOrderLine.shop_id == shop_id,
+               PurchaseOrderLine.variant_id.in_(sorted(skus)),
+               PurchaseOrder.status == PoStatus.DRAFT)))
+    out = {}
+    for variant_id, sku in skus.items():
+        sellers = options.get(sku, [])
+        chosen = choose_supplier([option for option, _, _ in sellers])
+        if chosen is not None:
+            name = next(name for option, _, name in sellers if option is chosen)
+            out[variant_id] = NextReorder(name, chosen.moq, chosen.pack_size,
+                                          variant_id in drafted)
+    return out
 
 
 @dataclass(frozen=True)

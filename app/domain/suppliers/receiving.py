@@ -245,6 +245,15 @@ def record_receipt_failure(session: Session, receipt_id: int, error: str, *,
         receipt.push_status, receipt.last_error = outcome, error[:2000]
 
 
+def fail_pending_receipts(session: Session, po_id: int, error: str) -> int:
+    """Shopify cannot be called for this PO's shop: its waiting receipts need the merchant."""
+    receipts = session.scalars(select(PoReceipt).where(
+        PoReceipt.po_id == po_id, PoReceipt.push_status == PENDING).with_for_update()).all()
+    for receipt in receipts:
+        receipt.push_status, receipt.last_error = FAILED, error[:2000]
+    return len(receipts)
+
+
 def resolve_receipt_push(session: Session, shop_id: int, receipt_id: int, *,
                          applied: bool) -> list:
     """The merchant settles an unknown or failed push: Shopify has the units, or push again."""

@@ -23,13 +23,11 @@ from sqlalchemy.orm import Session, selectinload
 from app.domain.base import utcnow
 from app.domain.inventory.models import (
     CustomerOrder,
-    InventoryLevel,
     OrderLine,
-    ShopSettings,
     Variant,
 )
 from app.domain.shops.models import Shop
-from app.domain.suppliers.leadtimes import observed_days
+from app.domain.suppliers.leadtimes import observed_days, supplier_options
 from app.domain.suppliers.models import (
     OPEN_PO_STATUSES,
     PoStatus,
@@ -40,7 +38,6 @@ from app.domain.suppliers.models import (
 )
 from app.domain.suppliers.rules import (
     ReorderDecision,
-    SupplierOption,
     choose_supplier,
     forecast_daily_demand,
     reorder_quantity,
@@ -86,36 +83,19 @@ def plan_reorders(session: Session, shop_id: int, *, today: date | None = None) 
 
 def _candidates_by_supplier(session: Session, shop_id: int) -> dict[int, list[_Candidate]]:
     """Managed variants with a SKU someone sells, grouped by the supplier chosen for each."""
-    options = _options_by_sku(session, shop_id)
+    options = supplier_options(session, shop_id)
     variants = session.execute(
         select(Variant.variant_id, Variant.sku, Variant.inventory_item_id)
         .where(Variant.shop_id == shop_id, Variant.managed.is_(True),
                Variant.deleted.is_(False), Variant.sku.in_(sorted(options)))).all()
     grouped: dict[int, list[_Candidate]] = {}
     for variant_id, sku, inventory_item_id in variants:
-        chosen = choose_supplier([option for option, _ in options[sku]])
+        chosen = choose_supplier([option for option, _, _ in options[sku]])
         if chosen is not None:
-            item = next(i for o, i in options[sku] if o is chosen)
+            item = next(i for o, i, _ in options[sku] if o is chosen)
             grouped.setdefault(chosen.supplier_id, []).append(
                 _Candidate(variant_id, inventory_item_id, item))
     return grouped
-
-
-def _options_by_sku(session: Session,
-                    shop_id: int) -> dict[str, list[tuple[SupplierOption, SupplierItem]]]:
-    rows = session.execute(
-        select(SupplierItem, Supplier.active, Supplier.email, Supplier.endpoint_url)
-        .join(Supplier, Supplier.id == SupplierItem.supplier_id)
-        .where(SupplierItem.shop_id == shop_id, SupplierItem.active.is_(True))).all()
-    options: dict[str, list[tuple[SupplierOption, SupplierItem]]] = {}
-    for item, active, email, endpoint in rows:
-        # A supplier with no way to receive a PO cannot deliver: the next one is asked.
-        option = SupplierOption(supplier_id=item.supplier_id, priority=item.priority,
-                                active=active, can_deliver=bool(email or endpoint),
-                                lead_time_days=item.lead_time_days, moq=item.moq,
-                                pack_size=item.pack_size, unit_cost=item.unit_cost)
-        options.setdefault(item.sku, []).append((option, item))
-    return options
 
 
 # --- One supplier ------------------------------------------------------------------
@@ -148,16 +128,13 @@ class _SupplierPlan:
     def _decide(self, candidates: list[_Candidate]) -> dict[int, ReorderDecision]:
         ids = [c.variant_id for c in candidates]
         # Read after the lock: a planner that waited sees what the previous one committed.
-        backordered = dict(self.session.execute(select(Variant.variant_id, Variant.backordered_units)
-                                                .where(Variant.shop_id == self.shop_id,
-                                                       Variant.variant_id.in_(ids))).all())
-        spare = _spare_stock(self.session, self.shop_id, candidates)
+        backordered, spare = _allocated_stock(self.session, self.shop_id, ids)
         incoming = _incoming(self.session, self.shop_id, ids, self.draft)
         history = _daily_demand(self.session, self.shop_id, ids, self.today,
                                 self.settings.forecast_days)
         return {c.variant_id: reorder_quantity(
-            backordered=max(0, backordered.get(c.variant_id) or 0),
-            on_hand=spare.get(c.inventory_item_id, 0), incoming=incoming.get(c.variant_id, 0),
+            backordered=backordered.get(c.variant_id, 0),
+            on_hand=spare.get(c.variant_id, 0), incoming=incoming.get(c.variant_id, 0),
             forecast=forecast_daily_demand(history[c.variant_id],
                                            alpha=self.settings.forecast_alpha),
             lead_time_days=self._lead_time(c.item), service_level=self.settings.service_level,
@@ -225,21 +202,23 @@ def _open_draft(session: Session, shop_id: int, supplier_id: int) -> PurchaseOrd
 # --- Stock, supply and demand ---------------------------------------------------------
 
 
-def _spare_stock(session: Session, shop_id: int, candidates: list[_Candidate]) -> dict[int, int]:
-    """Units available and promised to nobody, per inventory item (never below zero).
+def _allocated_stock(session: Session, shop_id: int,
+                     variant_ids: list[int]) -> tuple[dict[int, int], dict[int, int]]:
+    """Backordered and spare units per variant, as the engine's last allocation left them.
 
-    Shopify's `available` already has open orders taken off, so it is the
-    spare stock; when it is negative the shortfall is the backordered units.
+    Spare is what is on hand and promised to nobody. Shopify's `available` has the
+    committed units taken off only once its snapshot has seen the orders; the engine's
+    on-hand (`available` plus the open demand that snapshot counted) covers the queue
+    first, so units already covering orders are never counted again here.
     """
-    items = sorted({c.inventory_item_id for c in candidates if c.inventory_item_id is not None})
-    query = (select(InventoryLevel.inventory_item_id, func.sum(InventoryLevel.available))
-             .where(InventoryLevel.shop_id == shop_id,
-                    InventoryLevel.inventory_item_id.in_(items))
-             .group_by(InventoryLevel.inventory_item_id))
-    settings = session.get(ShopSettings, shop_id)
-    if settings is not None and settings.counted_location_ids:
-        query = query.where(InventoryLevel.location_id.in_(settings.counted_location_ids))
-    return {item: max(0, int(total)) for item, total in session.execute(query).all()}
+    rows = session.execute(select(Variant.variant_id, Variant.backordered_units,
+                                  Variant.alloc_on_hand, Variant.alloc_total_open)
+                           .where(Variant.shop_id == shop_id,
+                                  Variant.variant_id.in_(variant_ids))).all()
+    backordered = {r.variant_id: max(0, r.backordered_units or 0) for r in rows}
+    spare = {r.variant_id: max(0, (r.alloc_on_hand or 0) - (r.alloc_total_open or 0))
+             for r in rows}
+    return backordered, spare
 
 
 def _incoming(session: Session, shop_id: int, variant_ids: list[int],

@@ -95,9 +95,14 @@ def reorder_quantity(*, backordered: int, on_hand: int, incoming: int,
                  f"= {net_need} needed")
     if net_need <= 0:
         return ReorderDecision(0, net_need, f"No reorder: {breakdown}.")
-    quantity = _ceil(max(net_need, moq) / pack_size) * pack_size
+    quantity = reorder_minimum(max(net_need, moq), pack_size)
     return ReorderDecision(quantity, net_need,
                            f"Order {quantity}: {breakdown}{_rounding_note(net_need, moq, pack_size)}.")
+
+
+def reorder_minimum(units: int, pack_size: int) -> int:
+    """The smallest order of at least `units` in whole packs (`units`: the MOQ or more)."""
+    return _ceil(units / pack_size) * pack_size
 
 
 def _rounding_note(net_need: int, moq: int, pack_size: int) -> str:

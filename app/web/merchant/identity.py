@@ -48,11 +48,12 @@ class Merchant:
     name: str
     embedded: bool  # authenticated by a Shopify session token, not by our cookie
     needs_reinstall: bool = False
+    admin_access: bool = True  # an Admin API token is stored: Shopify can be updated
 
 
 def _merchant(shop: Shop, *, embedded: bool) -> Merchant:
     return Merchant(shop.id, shop.domain, shop.name or shop.domain, embedded,
-                    shop.needs_reinstall)
+                    shop.needs_reinstall, bool(shop.token_ciphertext))
 
 
 def installed_stamp(shop: Shop) -> str:

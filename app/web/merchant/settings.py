@@ -17,6 +17,7 @@ from app.domain.merchant import overrides, templates
 from app.domain.merchant import settings as shop_settings
 from app.domain.notifications import sandbox
 from app.errors import InvalidInput
+from app.web import preview as email_preview
 from app.web.deps import rt
 from app.web.merchant.common import back_to, merchant, page
 from workers import queues
@@ -144,6 +145,9 @@ def _messages_page(kind: str, sources, code: int = 200, **context):
                                                           today=utcnow().date())
         except InvalidInput as exc:
             context.update(errors=exc.field_errors, error=exc.message)
+    preview = context.get("preview")
+    if preview and preview.get("html"):
+        context["preview_html"] = email_preview.store(preview["html"])
     return page("merchant/messages.html", code, kind=kind, kinds=templates.KINDS, limits=sandbox,
                 sources=sources, labels=PART_LABELS, customised=changed, **context)
 
