@@ -3,7 +3,6 @@ and headless Chromium (Debian's, driven by Playwright) with the app served on lo
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
@@ -16,11 +15,11 @@ from app.web.merchant.identity import installed_stamp
 from integrations.shopify.fake import FakeShopifyAdmin
 from tests.merchant.fake_shopify import FakeShopify, ServedApp
 from tests.suppliers.world import World
+from tests.support.browser import chromium, new_page
 from tests.support.factories import make_shop
 from tests.support.processes import free_port
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "merchant"
 
 
@@ -60,15 +59,8 @@ def other_world(rt):
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed (make test installs it)")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
@@ -83,10 +75,8 @@ def live(rt, monkeypatch, shopify):
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
+    with new_page(browser, width=1280, height=900, timeout_ms=10_000) as opened:
+        yield opened
 
 
 def shot(page, name: str) -> None:
