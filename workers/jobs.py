@@ -110,7 +110,7 @@ def _one_at_a_time(rt, shop_id: int) -> Applied:
         except Exception:  # noqa: BLE001 - recorded on the event by process_webhook
             if not _failed_for_good(rt, event_id):
                 queues.enqueue(rt.redis, queues.process_webhook_job(event_id))
-    return Applied(event_ids=event_ids, full=len(event_ids) >= BATCH_LIMIT)
+    return Applied(event_ids=event_ids)
 
 
 def _failed_for_good(rt, event_id: int) -> bool:

@@ -42,7 +42,6 @@ class Applied:
 
     event_ids: list[int] = field(default_factory=list)
     followups: list = field(default_factory=list)
-    full: bool = False  # it took as many events as it may: more are probably waiting
 
 
 def waiting_events(session: Session, shop_id: int, *, limit: int) -> list[WebhookEvent]:
@@ -60,7 +59,7 @@ def apply_waiting(session: Session, shop_id: int, handlers: Mapping[str, Handler
                   limit: int = BATCH_LIMIT) -> Applied:
     """Apply the shop's waiting events in one transaction; raises what any of them raises."""
     events = waiting_events(session, shop_id, limit=limit)
-    applied = Applied(event_ids=[e.id for e in events], full=len(events) >= limit)
+    applied = Applied(event_ids=[e.id for e in events])
     if not events:
         return applied
     shop = session.get(Shop, shop_id)
