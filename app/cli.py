@@ -94,14 +94,15 @@ def shops_add(ctx: _Context, domain: str, token: str) -> None:
 @pass_ctx
 def replay(ctx: _Context, shop_domain: str | None, since: datetime | None) -> None:
     """Re-enqueue stored webhooks that were not processed."""
+    from app import jobs
     from app.domain.intake.service import pending_event_ids
-    from workers import queues
+    from app.domain.intents import ProcessWebhook
     if since and since.tzinfo is None:
         from datetime import UTC
         since = since.replace(tzinfo=UTC)
     with unit_of_work(ctx.rt.sessions) as session:
         ids = pending_event_ids(session, shop_domain=shop_domain, since=since, limit=1_000_000)
-    failed = queues.enqueue_all(ctx.rt.redis, [queues.process_webhook_job(i) for i in ids])
+    failed = len(ids) - jobs.enqueue(ctx.rt.redis, [ProcessWebhook(i) for i in ids])
     if failed:
         raise click.ClickException(f"{failed} of {len(ids)} webhooks could not be enqueued")
     click.echo(f"re-enqueued {len(ids)} webhooks")
@@ -150,10 +151,10 @@ def catalog() -> None:
 @pass_ctx
 def catalog_import(ctx: _Context, file: str, shop_domain: str) -> None:
     """Import a supplier catalog CSV: all rows or, listing every problem, none."""
+    from app import jobs
     from app.domain.shops.service import get_shop
     from app.domain.suppliers.catalog import CatalogError
     from app.domain.suppliers.service import import_catalog
-    from workers.suppliers import enqueue_followups
     with open(file, "rb") as handle:
         data = handle.read()
     try:
@@ -164,7 +165,7 @@ def catalog_import(ctx: _Context, file: str, shop_domain: str) -> None:
         for problem in exc.problems:
             click.echo(f"  {problem}", err=True)
         sys.exit(1)
-    enqueue_followups(ctx.rt.redis, summary.followups)
+    jobs.enqueue(ctx.rt.redis, summary.intents)
     click.echo(f"{file}: {summary}")
 
 

@@ -19,3 +19,10 @@ INBOX_BATCH_ROWS = Histogram(
 BATCH_EVENTS = Histogram(
     "backorder_batch_events", "Webhooks a worker applied in one batch (one recompute, one commit)",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 500))
+JOB_SECONDS = Histogram(
+    "backorder_job_seconds", "Time a worker spent in one job, by job", ["job"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+JOB_FAILURES = Counter(
+    "backorder_job_failures_total",
+    "Jobs that raised, by job and kind (transient: retried with backoff; permanent: not)",
+    ["job", "kind"])

@@ -27,6 +27,7 @@ from app.config import Settings
 from app.db import unit_of_work
 from app.domain.base import utcnow
 from app.domain.intake.models import EventStatus, WebhookEvent
+from app.domain.intents import ApplyEvents
 from app.domain.inventory.models import (
     CustomerOrder,
     InventoryLevel,
@@ -39,10 +40,10 @@ from app.domain.inventory.rules import DemandLine, Policy, allocate
 from app.domain.inventory.service import recompute_variants
 from app.domain.shops.models import Shop
 from app.domain.suppliers.supply import PLAN
+from app.jobs import ALL_QUEUES, enqueue
 from app.runtime import Runtime
 from bench.harness import autovacuum_stand_in, private_services, signals_as_exit
 from workers import context
-from workers.queues import ALL_QUEUES, apply_events_job, enqueue_all
 
 VARIANT, ITEM, LOCATION = 1, 10, 100
 GROWTH_TARGET = 1.5  # issue 13: from the first 2,000 orders to the last
@@ -156,7 +157,7 @@ def bench_flash_sale(orders: int, segment: int, vacuum: bool = True) -> dict:
         with autovacuum_stand_in(database_url, enabled=vacuum) as vacuumed:
             for start in range(1, orders + 1, segment):
                 _store_flash_sale(rt, shop_id, range(start, start + segment), stock)
-                enqueue_all(rt.redis, [apply_events_job(shop_id)])
+                enqueue(rt.redis, [ApplyEvents(shop_id)])
                 per_order.append(_timed(lambda: _drain(rt)) / segment)
         noop_queue = Queue("webhooks", connection=rt.redis)
         for _ in range(segment):

@@ -36,6 +36,7 @@ from sqlalchemy import func, select
 from app.db import make_engine, make_session_factory, unit_of_work
 from app.domain.intake.models import EventStatus, WebhookEvent
 from app.domain.shops.service import register_shop
+from app.jobs import ALL_QUEUES
 from app.security import TokenCipher
 from bench.harness import (
     DRAIN_SECONDS,
@@ -55,7 +56,6 @@ from bench.harness import (
 )
 from integrations.shopify.webhooks import sign_webhook
 from tests.support.fake_servers import FakeShopify
-from workers.queues import ALL_QUEUES
 
 SAMPLES = ROOT.parent / "shared" / "fixtures" / "shopify" / "webhooks"
 SCRIPT = Path(__file__).resolve().with_name("load.lua")

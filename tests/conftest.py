@@ -98,7 +98,7 @@ def run_jobs(rt):
     """Drain every queue with a real RQ worker in this process; returns jobs run."""
     from rq import Queue
 
-    from workers.queues import ALL_QUEUES
+    from app.jobs import ALL_QUEUES
 
     def drain() -> int:
         handed_off(rt)

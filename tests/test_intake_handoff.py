@@ -8,11 +8,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue
 from sqlalchemy import select
 
+from app import jobs as app_jobs
 from app.domain.intake.models import EventStatus, WebhookEvent
+from app.jobs import WEBHOOKS
 from tests.conftest import WEBHOOK_SECRET
 from tests.support.factories import make_shop
 from tests.support.shopify import SHOP, post_webhook
-from workers import intake, jobs, queues
+from workers import intake, jobs
 
 
 def statuses(rt) -> list[EventStatus]:
@@ -26,12 +28,12 @@ def post(client, n: int):
 
 
 def queued_job_ids(rt) -> list[str]:
-    return Queue(queues.WEBHOOKS, connection=rt.redis).get_job_ids()
+    return Queue(WEBHOOKS, connection=rt.redis).get_job_ids()
 
 
 def pumps(rt) -> int:
     return sum(1 for job_id in queued_job_ids(rt)
-               if Queue(queues.WEBHOOKS, connection=rt.redis).fetch_job(job_id).func_name
+               if Queue(WEBHOOKS, connection=rt.redis).fetch_job(job_id).func_name
                == "workers.intake.pump_webhooks")
 
 
@@ -64,7 +66,7 @@ def test_the_pump_makes_one_process_webhook_job_per_event(rt, client, shop):
 def test_a_webhook_arriving_after_the_pump_started_queues_the_next_pump(rt, client, shop):
     post(client, 1)
     intake.pump(rt.redis, rt.sessions)  # the waiting marker is gone once a pump has started
-    rt.redis.delete(Queue(queues.WEBHOOKS, connection=rt.redis).key)
+    rt.redis.delete(Queue(WEBHOOKS, connection=rt.redis).key)
 
     post(client, 2)
     assert pumps(rt) == 1
@@ -77,7 +79,7 @@ def test_a_long_backlog_is_pumped_in_bounded_runs_that_queue_their_successor(
     monkeypatch.setattr(intake, "MAX_BATCHES", 1)
     for n in range(5):
         post(client, n)
-    rt.redis.delete(Queue(queues.WEBHOOKS, connection=rt.redis).key, intake.PUMP_WAITING)
+    rt.redis.delete(Queue(WEBHOOKS, connection=rt.redis).key, intake.PUMP_WAITING)
 
     assert intake.pump(rt.redis, rt.sessions) == 2
     assert pumps(rt) == 1  # the successor
@@ -106,7 +108,7 @@ def test_a_pump_that_dies_after_taking_the_ids_loses_nothing(rt, client, shop, r
 
     def redis_gone(*_args):
         raise RedisConnectionError("Redis went away mid-pump")
-    monkeypatch.setattr(queues, "enqueue_many", redis_gone)
+    monkeypatch.setattr(app_jobs, "put_many", redis_gone)
     with pytest.raises(RedisConnectionError):
         intake.pump(rt.redis, rt.sessions)
     assert rt.redis.llen(intake.PENDING) == 0  # the ids were taken, their jobs never made

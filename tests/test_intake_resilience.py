@@ -35,7 +35,7 @@ def private_redis_runtime(rt):
 def drain(runtime) -> None:
     from rq import Queue, SimpleWorker
 
-    from workers.queues import ALL_QUEUES
+    from app.jobs import ALL_QUEUES
     queues = [Queue(n, connection=runtime.redis) for n in ALL_QUEUES]
     SimpleWorker(queues, connection=runtime.redis).work(burst=True, logging_level="WARNING")
 

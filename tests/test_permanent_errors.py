@@ -5,9 +5,8 @@ from __future__ import annotations
 from rq import Queue
 from rq.registry import FailedJobRegistry
 
-from app.domain.followups import FollowUp
 from app.errors import PermanentError, TransientError
-from workers import queues
+from app.jobs import JOB_OPTIONS, MAINTENANCE
 
 RUNS: list[str] = []
 
@@ -24,14 +23,13 @@ def fails_for_now() -> None:
 
 def test_a_permanent_error_fails_the_job_once_while_a_transient_one_is_retried(rt, run_jobs):
     RUNS.clear()
-    queues.enqueue(rt.redis, FollowUp(f"{__name__}.refuses_for_good", (), queues.MAINTENANCE,
-                                      job_id="refuses"))
-    queues.enqueue(rt.redis, FollowUp(f"{__name__}.fails_for_now", (), queues.MAINTENANCE,
-                                      job_id="retries"))
+    maintenance = Queue(MAINTENANCE, connection=rt.redis)
+    maintenance.enqueue(refuses_for_good, job_id="refuses", **JOB_OPTIONS)
+    maintenance.enqueue(fails_for_now, job_id="retries", **JOB_OPTIONS)
     run_jobs()
 
     assert sorted(RUNS) == ["permanent", "transient"]
-    failed = FailedJobRegistry(queues.MAINTENANCE, connection=rt.redis)
+    failed = FailedJobRegistry(MAINTENANCE, connection=rt.redis)
     assert failed.get_job_ids() == ["refuses"]  # kept for operators, never retried
-    scheduled = Queue(queues.MAINTENANCE, connection=rt.redis).scheduled_job_registry
+    scheduled = Queue(MAINTENANCE, connection=rt.redis).scheduled_job_registry
     assert "retries" in scheduled.get_job_ids() and "refuses" not in scheduled.get_job_ids()

@@ -13,18 +13,21 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
+from app import jobs as queueing
 from app.db import unit_of_work
 from app.domain.base import utcnow
 from app.domain.customer_options import discounts, order_edits
+from app.domain.intents import CreateGoodwillDiscount, EditShopifyOrder
 from app.errors import AuthRevoked, PermanentError, TransientError
-from workers import queues
 from workers.context import runtime
+from workers.job import job
 from workers.shopify import admin_for, needs_reinstall
 
 log = logging.getLogger(__name__)
 UNREACHABLE = "the shop cannot be called (uninstalled, or the app needs a reinstall)"
 
 
+@job
 def edit_shopify_order(cancellation_id: int) -> str:
     """Remove a cancelled line's units from the Shopify order, once."""
     with unit_of_work(runtime().sessions) as session:
@@ -40,6 +43,7 @@ def edit_shopify_order(cancellation_id: int) -> str:
             session, cancellation_id, exc, final=final, now=utcnow()))
 
 
+@job
 def create_goodwill_discount(discount_id: int) -> str:
     """Create an order's reserved goodwill code in Shopify, once."""
     with unit_of_work(runtime().sessions) as session:
@@ -87,13 +91,13 @@ def enqueue_pending_discounts(shop_id: int) -> int:
     """(Re-)enqueue the creation of every code still pending: new ones and earlier failures."""
     with unit_of_work(runtime().sessions) as session:
         ids = discounts.pending_ids(session, shop_id)
-    return len(ids) - queues.enqueue_all(runtime().redis,
-                                         [discounts.discount_job(i) for i in ids])
+    return queueing.enqueue(runtime().redis, [CreateGoodwillDiscount(i) for i in ids])
 
 
+@job
 def sweep_order_edits(older_than_seconds: int = 300) -> int:
     """Re-enqueue edits whose job was lost (Redis down at cancel time, a worker died); periodic."""
     with unit_of_work(runtime().sessions) as session:
         ids = order_edits.stale_edit_ids(session, now=utcnow(),
                                          older_than=timedelta(seconds=older_than_seconds))
-    return len(ids) - queues.enqueue_all(runtime().redis, [order_edits.edit_job(i) for i in ids])
+    return queueing.enqueue(runtime().redis, [EditShopifyOrder(i) for i in ids])

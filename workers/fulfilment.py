@@ -8,15 +8,16 @@ transaction, and settles each order in a short unit of work of its own.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from app.db import unit_of_work
-from app.domain.followups import sync_fulfilment as sync_followup
 from app.domain.fulfilment import rules, service
+from app.domain.intents import SyncFulfilment
 from app.domain.ports import ShopifyAdmin
 from app.errors import AuthRevoked, PermanentError
-from workers import queues
 from workers.context import runtime
-from workers.shopify import admin_for, needs_reinstall
+from workers.job import job
+from workers.shopify import more_waiting, with_shop
 
 log = logging.getLogger(__name__)
 
@@ -24,29 +25,27 @@ log = logging.getLogger(__name__)
 MAX_STEPS_PER_LINE, SPARE_STEPS = 3, 4
 
 
+@job
 def sync_fulfilment(shop_id: int) -> int:
     """Place and release the shop's holds and tags that are due; returns orders settled."""
-    rt = runtime()
-    admin = admin_for(shop_id)
-    if admin is None:
-        return 0
-    with unit_of_work(rt.sessions) as session:
+    return with_shop(shop_id, partial(_sync, shop_id))
+
+
+def _sync(shop_id: int, admin: ShopifyAdmin) -> int:
+    with unit_of_work(runtime().sessions) as session:
         due = service.due_orders(session, shop_id)
     for order in due:
         try:
             retry, error = _bring_in_step(admin, order), None
-        except AuthRevoked as exc:
-            needs_reinstall(shop_id, exc)
-            return 0
-        except PermanentError as exc:  # this order only: the others still go through
+        except PermanentError as exc:
+            if isinstance(exc, AuthRevoked):
+                raise  # the shop, not this order: with_shop marks it for reconnection
             log.warning("shop %s order %s: holds and tag not in step: %s",
-                        shop_id, order.order_id, exc)
+                        shop_id, order.order_id, exc)  # the other orders still go through
             retry, error = True, str(exc)[:1000]
-        with unit_of_work(rt.sessions) as session:
+        with unit_of_work(runtime().sessions) as session:
             service.settle(session, shop_id, order, retry=retry, error=error)
-    if len(due) == service.BATCH:  # more waiting: continue in a fresh job
-        queues.enqueue(rt.redis, sync_followup(shop_id))
-    return len(due)
+    return more_waiting(len(due), service.BATCH, SyncFulfilment(shop_id))
 
 
 def _bring_in_step(admin: ShopifyAdmin, order: service.DueOrder) -> bool:

@@ -20,15 +20,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import replace
 
 from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import jobs
 from app.db import unit_of_work
 from app.domain.intake.batch import route_events
-from workers import queues
+from app.domain.intents import ApplyEvents, ProcessWebhook
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,7 @@ def hand_off(connection: Redis, event_ids: Sequence[int]) -> bool:
 
 def _queue_pump(connection: Redis) -> None:
     try:
-        queues.queue(queues.WEBHOOKS, connection).enqueue(
-            "workers.intake.pump_webhooks", retry=queues.DEFAULT_RETRY,
-            result_ttl=0, failure_ttl=86400)
+        jobs.put(connection, jobs.pump_route())
     except RedisError:
         with suppress(RedisError):  # a marker without its job would hold the next one back
             connection.delete(PUMP_WAITING)
@@ -78,9 +76,9 @@ def pump(connection: Redis, sessions: sessionmaker[Session]) -> int:
             return moved
         with unit_of_work(sessions) as session:
             routes = route_events(session, [int(i) for i in raw])
-        queues.enqueue_many(connection, queues.event_jobs(replace(routes, batch_shops=())))
-        for shop_id in sorted(routes.batch_shops):  # coalesced: one waiting run per shop
-            queues.enqueue(connection, queues.apply_events_job(shop_id))
+        jobs.put_many(connection, [ProcessWebhook(i) for i in routes.single_events])
+        # coalesced: one waiting run per shop
+        jobs.enqueue(connection, [ApplyEvents(i) for i in sorted(routes.batch_shops)])
         moved += len(raw)
     if connection.set(PUMP_WAITING, 1, nx=True, ex=PUMP_WAITING_TTL):
         _queue_pump(connection)

@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import lru_cache
 from urllib.parse import urlparse
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue
-from rq.exceptions import DuplicateJobError, NoSuchJobError
-from rq.job import Job
 
+from app import jobs as queueing
 from app.config import Settings
 from app.db import unit_of_work
 from app.domain.base import utcnow
+from app.domain.intents import DispatchEffects, SendMessage
 from app.domain.notifications import sending, service
 from app.domain.notifications.links import StatusLinks
 from app.domain.notifications.models import Channel
@@ -35,17 +34,15 @@ from integrations.ratelimit import SendRateLimiter
 from integrations.twilio.sms import is_opt_out
 from workers import customer_options
 from workers.context import runtime
-from workers.queues import EFFECTS, JOB_OPTIONS, NOTIFY
+from workers.job import job
 
 log = logging.getLogger(__name__)
-SEND = "workers.notifications.send_notification"
-DISPATCH = "workers.notifications.dispatch_effects"
-LIVE_JOB_STATES = ("queued", "scheduled", "started", "deferred")
 # Well inside RQ's job timeout (180 s), so a long wait ends in a retry, not a killed job.
 SLOT_WAIT_SECONDS = 60
 CALLING_TTL = 86400  # longer than any claim stays unsettled (the sweeper takes it at 5 min)
 
 
+@job
 def dispatch_effects(shop_id: int) -> int:
     """Turn the shop's settled effects into messages; enqueue their send jobs after commit."""
     rt = runtime()
@@ -54,14 +51,11 @@ def dispatch_effects(shop_id: int) -> int:
                                           now=utcnow())
     enqueue_sends(rt.redis, result.queued)
     if result.recheck_at is not None:  # some orders' effects are still settling
-        # The scheduler may start a job up to a second early: never re-ask for the
-        # same moment (same job id), always at least a second from now.
-        at = max(result.recheck_at, utcnow() + timedelta(seconds=1))
-        _put(rt.redis, DISPATCH, (shop_id,), f"dispatch-effects-{shop_id}-at-"
-             f"{int(at.timestamp() * 1000)}", at=at, queue_name=EFFECTS)
+        queueing.enqueue(rt.redis, [DispatchEffects(shop_id, at=result.recheck_at)])
     return len(result.queued)
 
 
+@job
 def scan_overdue() -> int:
     """Delay notices for every backordered line whose promised date has passed (periodic)."""
     rt = runtime()
@@ -79,6 +73,7 @@ def scan_overdue() -> int:
     return queued
 
 
+@job
 def send_notification(notification_id: int) -> str:
     """Send one message at most once; returns what happened (for logs and tests)."""
     rt = runtime()
@@ -170,6 +165,7 @@ def _record_failure(notification_id: int, exc: Exception, *, opt_out: bool) -> N
         sending.record_failure(session, notification_id, exc, opt_out=opt_out, now=utcnow())
 
 
+@job
 def sweep_notifications(older_than_seconds: int = 300) -> int:
     """Re-enqueue messages whose job was lost (Redis down, worker died); periodic."""
     rt = runtime()
@@ -210,41 +206,8 @@ def sms_limiter(settings: Settings) -> SendRateLimiter:
 
 
 def enqueue_sends(redis: Redis, queued: Iterable[Queued], *, replace_dead: bool = False) -> int:
-    """One unique job per message (`notify-<id>`); scheduled when held by quiet hours."""
-    count = 0
-    for item in queued:
-        job_id = f"notify-{item.notification_id}"
-        at = item.send_after if item.send_after and item.send_after > utcnow() else None
-        if at is not None:
-            job_id += f"-at-{int(at.timestamp())}"
-        if replace_dead:
-            _drop_if_dead(redis, job_id)
-        count += _put(redis, SEND, (item.notification_id,), job_id, at=at)
-    return count
-
-
-def _drop_if_dead(redis: Redis, job_id: str) -> None:
-    try:
-        job = Job.fetch(job_id, connection=redis)
-    except NoSuchJobError:
-        return
-    if job.get_status() not in LIVE_JOB_STATES:
-        job.delete()  # finished or failed long ago: make room for a fresh one
-
-
-def _put(redis: Redis, func: str, args: tuple, job_id: str, *, at: datetime | None = None,
-         queue_name: str = NOTIFY) -> bool:
-    """Enqueue (or schedule) a job unless one with that id exists; False if Redis is down."""
-    queue = Queue(queue_name, connection=redis)
-    options = dict(job_id=job_id, **JOB_OPTIONS)
-    try:
-        if at is None:
-            queue.enqueue(func, *args, unique=True, **options)
-        else:
-            queue.schedule_job(queue.create_job(func, args=args, **options), at, unique=True)
-    except DuplicateJobError:
-        return False  # already queued, scheduled or running: the row's status guards the rest
-    except RedisError as exc:
-        log.warning("could not enqueue %s%s: %s (the sweeper will retry)", func, args, exc)
-        return False
-    return True
+    """One unique job per message (`notify-<id>`), scheduled when held by quiet hours;
+    returns how many were put on a queue."""
+    return queueing.enqueue(redis, [SendMessage(item.notification_id, item.send_after,
+                                                replace_dead=replace_dead)
+                                    for item in queued])

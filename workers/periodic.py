@@ -15,11 +15,12 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from redis import Redis
-from rq import Queue, get_current_job
+from rq import get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from workers.queues import MAINTENANCE
+from app import jobs
+from workers.context import runtime
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +61,12 @@ def _schedule(connection: Redis, name: str, delay: int, *, after: str | None = N
     job_id = f"periodic-{name}-{int(due.timestamp())}"
     if job_id == after:  # a run started early (by hand) must not reuse its own id
         job_id += "-next"
-    Queue(MAINTENANCE, connection=connection).enqueue_at(
-        due, run_periodic, name, job_id=job_id, result_ttl=0, failure_ttl=86400)
+    jobs.put(connection, jobs.periodic_route(name, job_id, due))
     connection.set(_chain_key(name), job_id)
 
 
 def run_periodic(name: str) -> None:
     """Run one periodic job, then schedule its next run whatever happened."""
-    from workers.context import runtime
     path, interval = SCHEDULES[name]
     module, func = path.rsplit(".", 1)
     try:

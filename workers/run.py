@@ -10,10 +10,10 @@ from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 
 from app.errors import PermanentError
+from app.jobs import ALL_QUEUES
 from app.runtime import Runtime
 from workers import context
 from workers.periodic import ensure_scheduled
-from workers.queues import ALL_QUEUES
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Supplier jobs: plan reorders, send a PO, push received stock to Shopify.
 
 Each job takes ids, runs the domain in its own transactions and enqueues
-follow-ups after commit. Sending and pushing are split around the provider
+intents after commit. Sending and pushing are split around the provider
 call (claim, commit, call, record, commit) so a retried job never repeats a
 call that succeeded; see app/domain/suppliers/dispatch.py and receiving.py for
 the crash window that split leaves and how it is settled.
@@ -10,24 +10,18 @@ the crash window that split leaves and how it is settled.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from datetime import timedelta
 
-from redis import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from app.db import unit_of_work
-from app.domain.followups import FollowUp
 from app.domain.suppliers import dispatch, receiving, reorder
 from app.domain.suppliers.models import PurchaseOrder
 from app.domain.suppliers.portal import TOKEN_PURPOSE
-from app.domain.suppliers.service import PushReceipts, SendPurchaseOrder
-from app.errors import IntegrationError, PermanentError, TransientError
+from app.errors import IntegrationError, TransientError
 from app.security import LinkSigner, TokenCipher
 from integrations.suppliers import supplier_channel
-from workers import queues
 from workers.context import runtime
+from workers.job import job, run, unit
 from workers.shopify import admin_for
 
 log = logging.getLogger(__name__)
@@ -36,78 +30,32 @@ NO_ADMIN_ACCESS = "Could not update Shopify: this shop has no Admin API access; 
 NOT_APPLIED_CODES = {429, "THROTTLED"}
 
 
-# --- Follow-ups ------------------------------------------------------------------------
+def _record_dispatch_failure(session, po_id: int, *, error: str, final: bool) -> None:
+    dispatch.record_failure(session, po_id, error, permanent=final)
 
 
-def send_job(po_id: int) -> FollowUp:
-    return FollowUp("workers.suppliers.send_purchase_order", (po_id,), queues.SUPPLIERS,
-                    job_id=f"send-po-{po_id}")
-
-
-def push_job(po_id: int) -> FollowUp:
-    return FollowUp("workers.suppliers.push_receipts", (po_id,), queues.SUPPLIERS,
-                    job_id=f"push-receipts-{po_id}")
-
-
-def enqueue_followups(connection: Redis, items: Iterable) -> int:
-    """Enqueue the domain's intents and the engine's follow-ups; returns failures."""
-    failed = 0
-    for item in items:
-        if isinstance(item, SendPurchaseOrder) and item.delay_seconds > 0:
-            failed += 0 if _enqueue_in(connection, send_job(item.po_id), item.delay_seconds) else 1
-        elif isinstance(item, SendPurchaseOrder):
-            failed += 0 if queues.enqueue(connection, send_job(item.po_id)) else 1
-        elif isinstance(item, PushReceipts):
-            failed += 0 if queues.enqueue(connection, push_job(item.po_id)) else 1
-        else:
-            failed += 0 if queues.enqueue(connection, item) else 1
-    return failed
-
-
-def _enqueue_in(connection: Redis, job: FollowUp, seconds: int) -> bool:
-    """Schedule a job (the workers run RQ's scheduler); False when Redis is unreachable."""
-    try:
-        queues.queue(job.queue, connection).enqueue_in(
-            timedelta(seconds=seconds), job.func, *job.args, job_id=job.job_id,
-            **queues.JOB_OPTIONS)
-    except RedisError as exc:
-        log.warning("could not schedule %s%s: %s", job.func, job.args, exc)
-        return False
-    return True
-
-
-# --- Jobs --------------------------------------------------------------------------------
-
-
+@job
 def plan_reorders(shop_id: int) -> None:
     """Bring every supplier's draft PO in line with the shop's needs."""
-    rt = runtime()
-    with unit_of_work(rt.sessions) as session:
-        followups = reorder.plan_reorders(session, shop_id)
-    enqueue_followups(rt.redis, followups)
+    run(reorder.plan_reorders, shop_id)
 
 
+@job(record=_record_dispatch_failure, of=(IntegrationError,))
 def send_purchase_order(po_id: int) -> None:
     """Send one PO at most once; transient failures re-raise so RQ retries with backoff."""
     rt = runtime()
     signer = LinkSigner(rt.settings.secret_key, TOKEN_PURPOSE)
-    with unit_of_work(rt.sessions) as session:
-        claim, followups = dispatch.claim_dispatch(session, po_id, signer=signer,
-                                                   public_url=rt.settings.public_url)
-    enqueue_followups(rt.redis, followups)
+    with unit() as work:
+        claim, redated = dispatch.claim_dispatch(work.session, po_id, signer=signer,
+                                                 public_url=rt.settings.public_url)
+        work.then(redated)
     if claim is None:
         return
     secret = claim.endpoint_secret_ciphertext
     channel = supplier_channel(rt.settings, endpoint_url=claim.endpoint_url,
                                endpoint_secret=TokenCipher(rt.settings.secret_key).decrypt(secret)
                                if secret else None)
-    try:
-        channel.send_purchase_order(claim.doc)
-    except IntegrationError as exc:
-        with unit_of_work(rt.sessions) as session:
-            dispatch.record_failure(session, po_id, f"{type(exc).__name__}: {exc}",
-                                    permanent=isinstance(exc, PermanentError))
-        raise
+    channel.send_purchase_order(claim.doc)  # a failure is recorded by the job wrapper
     # Crash window: the supplier has the PO and this commit has not happened yet.
     _record_sent(rt, po_id)
     log.info("purchase order %s sent", claim.doc.number)
@@ -118,6 +66,7 @@ def _record_sent(rt, po_id: int) -> None:
         dispatch.record_sent(session, po_id)
 
 
+@job
 def push_receipts(po_id: int) -> None:
     """Add the PO's received units to Shopify, each receipt at most once."""
     rt = runtime()

@@ -15,15 +15,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.domain import followups
-from app.domain.followups import FollowUp
+from app.domain import intents
 from app.domain.fulfilment.models import FulfilmentSync
 from app.domain.inventory.models import Effect, Variant
 from app.domain.notifications.rules import CUSTOMER_EFFECTS
 from app.domain.shops.models import Shop
 
 
-def owed_followups(session: Session, *, effects_before: datetime) -> list[FollowUp]:
+def owed_followups(session: Session, *, effects_before: datetime) -> list[intents.Intent]:
     """A push per shop with pending pushes, a dispatch per shop with customer effects
     created before `effects_before` and still undispatched (newer ones are on their way),
     a fulfilment sync per shop with an order due since then."""
@@ -35,6 +34,6 @@ def owed_followups(session: Session, *, effects_before: datetime) -> list[Follow
         Effect.kind.in_([str(k) for k in CUSTOMER_EFFECTS]), Effect.shop_id.in_(active)))
     holds = session.scalars(select(FulfilmentSync.shop_id).distinct().where(
         FulfilmentSync.due_at < effects_before, FulfilmentSync.shop_id.in_(active)))
-    return ([followups.push_variants(i) for i in pushes]
-            + [followups.dispatch_effects(i) for i in dispatches]
-            + [followups.sync_fulfilment(i) for i in holds])
+    return ([intents.PushVariants(i) for i in pushes]
+            + [intents.DispatchEffects(i) for i in dispatches]
+            + [intents.SyncFulfilment(i) for i in holds])

@@ -11,6 +11,7 @@ import logging
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
+from app import jobs
 from app.db import unit_of_work
 from app.domain.base import utcnow
 from app.domain.notifications import customer
@@ -19,7 +20,6 @@ from app.domain.suppliers.service import recompute
 from app.errors import InvalidInput
 from app.web.deps import row_id, rt, settings
 from app.web.pages import html_errors, link_is_the_credential
-from workers import queues
 
 log = logging.getLogger(__name__)
 bp = Blueprint("status", __name__)
@@ -50,9 +50,9 @@ def cancel(token: str):
         raise InvalidInput("Choose the item to cancel.")
     only_backordered = request.form.get("units") == "backordered"
     with unit_of_work(rt().sessions) as session:
-        followups = customer.cancel_line(session, shop_id, order_id, line_item_id, now=utcnow(),
+        intents = customer.cancel_line(session, shop_id, order_id, line_item_id, now=utcnow(),
                                          recompute=recompute, only_backordered=only_backordered)
-    queues.enqueue_all(rt().redis, followups)
+    jobs.enqueue(rt().redis, intents)
     return redirect(url_for("status.page", token=token, cancelled="1"), code=303)
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
+from app import jobs
 from app.db import unit_of_work
 from app.domain.suppliers import portal
 from app.errors import Conflict, InvalidInput
 from app.security import LinkSigner
 from app.web.deps import rt
 from app.web.pages import html_errors, link_is_the_credential
-from workers.suppliers import enqueue_followups
 
 bp = Blueprint("supplier", __name__)
 SAVED = {"dates": "Your dates were saved. Thank you.",
@@ -37,12 +37,12 @@ def update(token: str):
     try:
         with unit_of_work(rt().sessions) as session:
             po = portal.po_for_token(session, token, signer=_signer(), lock=True)
-            followups = portal.update_from_supplier(session, po, request.form, confirm=confirm)
+            intents = portal.update_from_supplier(session, po, request.form, confirm=confirm)
     except InvalidInput as exc:  # rolled back: nothing of the form was saved
         return _page(token, error=exc.message, errors=exc.field_errors, values=request.form), 400
     except Conflict as exc:
         return _page(token, error=exc.message), 409
-    enqueue_followups(rt().redis, followups)
+    jobs.enqueue(rt().redis, intents)
     saved = "confirmed" if confirm else "dates"
     return redirect(url_for("supplier.show", token=token, saved=saved), code=303)
 

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from app import jobs
 from app.db import unit_of_work
 from app.domain.base import utcnow
 from app.domain.inventory.models import Variant
@@ -20,9 +21,7 @@ from app.domain.suppliers.service import import_catalog
 from tests.engine.conftest import ITEM, LOCATION, PRODUCT, VARIANT, Storefront
 from tests.support.factories import make_shop
 from tests.support.shopify import SHOP
-from workers import queues
 from workers.shopify import recompute_shop, sync_shop
-from workers.suppliers import enqueue_followups
 
 HEADER = ("supplier,supplier_email,sku,supplier_sku,unit_cost,currency,lead_time_days,moq,"
           "pack_size,priority\n")
@@ -37,8 +36,8 @@ def mug_red_shop(rt, client, run_jobs, fake, *, pack_size=1):
     run_jobs()
     csv = HEADER + f"Acme,po@acme.test,MUG-RED,A-MUG,4.50,USD,10,10,{pack_size},1\n"
     with unit_of_work(rt.sessions) as session:
-        followups = import_catalog(session, shop.id, csv.encode()).followups
-    queues.enqueue_all(rt.redis, followups)
+        intents = import_catalog(session, shop.id, csv.encode()).intents
+    jobs.enqueue(rt.redis, intents)
     run_jobs()
     return Storefront(rt, client, run_jobs, fake, shop.id)
 
@@ -93,8 +92,8 @@ def test_once_the_reorder_is_sent_the_next_one_counts_toward_the_cap(
     first_backorder(store)
     with unit_of_work(rt.sessions) as session:
         po_id = session.scalar(select(PurchaseOrder.id))
-        followups = approve_purchase_order(session, store.shop_id, po_id)
-    enqueue_followups(rt.redis, followups)
+        intents = approve_purchase_order(session, store.shop_id, po_id)
+    jobs.enqueue(rt.redis, intents)
     run_jobs()
 
     with rt.sessions() as session:

@@ -17,12 +17,12 @@ from app.domain.inventory.models import CustomerOrder, ShopSettings
 from app.domain.inventory.publish import Push
 from app.domain.merchant.queue import variant_queue
 from app.domain.shops.models import Shop
+from app.jobs import SHOPIFY, WEBHOOKS
 from tests.conftest import burst_worker
 from tests.engine.conftest import ITEM, LOCATION, VARIANT, at
 from tests.engine.test_backorder_flow import variant
 from tests.support.factories import make_shop
 from tests.support.shopify import handed_off, level_payload, order_payload
-from workers.queues import SHOPIFY, WEBHOOKS
 from workers.shopify import recheck_variants
 
 

@@ -14,10 +14,10 @@ from app.domain.inventory.models import OrderLine, Variant
 from app.domain.ports import OrderLineInfo
 from app.domain.shops.models import Shop
 from app.errors import AuthRevoked, TransientError
+from app.jobs import WEBHOOKS
 from tests.conftest import burst_worker
 from tests.engine.conftest import ITEM, PRODUCT, VARIANT
 from tests.support.shopify import SHOP
-from workers.queues import WEBHOOKS
 from workers.shopify import push_variants
 
 
@@ -106,7 +106,8 @@ def test_a_push_asked_for_while_one_runs_is_run_again_by_it_so_shopify_ends_with
     from rq import Queue
 
     from tests.conftest import burst_worker
-    from workers.queues import WEBHOOKS, run_coalesced
+    from app.jobs import WEBHOOKS
+    from workers.queues import run_coalesced
 
     fake, shop_id = storefront.fake, storefront.shop_id
     entered, release = threading.Event(), threading.Event()
@@ -156,19 +157,21 @@ def test_a_coalesced_run_finding_another_running_never_waits_for_it(rt):
 
     from rq import Queue
 
-    from app.domain.followups import push_variants
+    from app.domain.intents import PushVariants
+    from app.jobs import SHOPIFY, enqueue, route
+    from app.locks import one_run_at_a_time
     from tests.conftest import burst_worker
-    from workers.queues import SHOPIFY, enqueue, one_run_at_a_time
 
     shopify = Queue(SHOPIFY, connection=rt.redis)
-    followup = push_variants(shop_id=1)  # no such shop: the run itself does nothing
-    with one_run_at_a_time(rt.redis, followup.job_id) as running:
+    push = PushVariants(shop_id=1)  # no such shop: the run itself does nothing
+    job_id = route(push).job_id
+    with one_run_at_a_time(rt.redis, job_id) as running:
         assert running
-        assert enqueue(rt.redis, followup) and shopify.count == 1
+        assert enqueue(rt.redis, [push]) == 1 and shopify.count == 1
         started = time.monotonic()
         burst_worker([shopify], rt.redis).work(burst=True)
         assert time.monotonic() - started < 5 and shopify.count == 0
-        assert rt.redis.exists(f"backorder:rerun:{followup.job_id}")  # left for the runner
+        assert rt.redis.exists(f"backorder:rerun:{job_id}")  # left for the runner
 
 
 def test_a_refused_metafield_definition_does_not_stop_the_sync(storefront):

@@ -40,11 +40,11 @@ from app.domain.intake.models import EventStatus, WebhookEvent
 from app.domain.inventory.models import Effect, Variant
 from app.domain.notifications.models import Notification
 from app.domain.notifications.models import Status as NoteStatus
+from app.jobs import ALL_QUEUES, MAINTENANCE
 from app.migrate import upgrade
 from tests.support.fake_servers import FakeShopify, FakeSmtp, FakeTwilio
 from tests.support.processes import PrivateRedis, free_port, wait_for
 from tests.support.servers import ADMIN_DSN, create_database, drop_database
-from workers.queues import ALL_QUEUES, MAINTENANCE
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

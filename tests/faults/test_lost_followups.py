@@ -18,6 +18,7 @@ from sqlalchemy import select
 from app.db import unit_of_work
 from app.domain.intake.models import EventStatus, WebhookEvent
 from app.domain.inventory.models import Effect, ShopSettings, Variant
+from app.jobs import ALL_QUEUES
 from app.runtime import Runtime
 from app.web import create_app
 from integrations.shopify.fake import FakeShopifyAdmin
@@ -25,7 +26,6 @@ from tests.engine.conftest import VARIANT, open_storefront
 from tests.support.processes import PrivateRedis
 from workers import context, jobs
 from workers.periodic import SCHEDULES
-from workers.queues import ALL_QUEUES
 
 pytestmark = pytest.mark.slow
 

@@ -22,10 +22,10 @@ from rq import Queue
 from rq.job import Job
 from rq.registry import FinishedJobRegistry, ScheduledJobRegistry
 
+from app.jobs import MAINTENANCE
 from tests.faults.stack import ROOT, child_env
 from tests.support.processes import PrivateRedis, wait_for
 from workers.periodic import SCHEDULES, ensure_scheduled
-from workers.queues import MAINTENANCE
 
 pytestmark = pytest.mark.slow
 BACKORDER = str(Path(sys.executable).parent / "backorder")

@@ -17,10 +17,10 @@ from app.domain.base import utcnow
 from app.domain.intake.topics import SUBSCRIBED_TOPICS
 from app.domain.shops.models import Shop
 from app.errors import TransientError
+from app.jobs import SHOPIFY
 from app.security import TokenCipher
 from tests.merchant.conftest import session_token
 from tests.support.shopify_tokens import ID_TOKEN, OFFLINE_TOKEN, SCOPES, TOKEN_EXCHANGE
-from workers.queues import SHOPIFY
 
 SHOP = "managed-tees.myshopify.com"
 # Shopify's HMAC test secret (tests/conftest.py) is shorter than PyJWT recommends.

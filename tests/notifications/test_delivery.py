@@ -12,9 +12,9 @@ from app.db import unit_of_work
 from app.domain.inventory.models import Effect, OrderLine, Variant
 from app.domain.notifications.links import StatusLinks
 from app.domain.notifications.models import SmsConsent
+from app.jobs import EFFECTS
 from tests.notifications.conftest import ETA, PHONE, twilio_fixture
 from workers import notifications as jobs
-from workers.queues import EFFECTS
 
 LATER = date(2030, 3, 21)
 

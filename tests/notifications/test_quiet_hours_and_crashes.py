@@ -17,10 +17,10 @@ from sqlalchemy import update
 from app.db import unit_of_work
 from app.domain.notifications.models import Notification
 from app.domain.notifications.rules import shop_zone
+from app.jobs import NOTIFY
 from tests.notifications.conftest import ETA, MESSAGES_URL
 from tests.notifications.test_twilio_webhooks import post
 from workers import notifications as jobs
-from workers.queues import NOTIFY
 
 
 def hhmm(moment: datetime) -> str:

@@ -11,10 +11,10 @@ import pytest
 import responses
 from rq import Queue
 
+from app.jobs import NOTIFY
 from tests.conftest import burst_worker
 from tests.notifications.conftest import MESSAGES_URL, twilio_fixture
 from workers import notifications as jobs
-from workers.queues import NOTIFY
 
 LIMIT = 5
 MESSAGES = 12

@@ -11,12 +11,13 @@ import pytest
 from app.domain.suppliers import dispatch, portal
 from app.domain.suppliers.models import PoStatus, PurchaseOrder
 from app.errors import PermanentError, TransientError
+from app.jobs import SUPPLIERS, enqueue, route
 from workers import suppliers as jobs
 
 
-def supplier_jobs(followups) -> list:
+def supplier_jobs(intents) -> list:
     """What the engine asked of the supplier queue (the other queues are not under test)."""
-    return [f for f in followups if getattr(f, "func", "").startswith("workers.suppliers.")]
+    return [i for i in intents if route(i).queue == SUPPLIERS]
 
 
 def draft_for(world, *skus: str, auto_send: bool = True) -> int:
@@ -51,7 +52,7 @@ def test_a_backorder_burst_sends_one_po_per_supplier_by_email_with_the_csv(world
         world.variant(variant_id, f"SKU-{variant_id}", available=0)
     for variant_id in variants:  # the burst: every order is a webhook, each one recomputes
         world.order(variant_id, 2)
-        jobs.enqueue_followups(world.rt.redis, supplier_jobs(world.recompute(variant_id)))
+        enqueue(world.rt.redis, supplier_jobs(world.recompute(variant_id)))
 
     run_jobs()
 
@@ -131,8 +132,8 @@ def test_a_permanent_failure_waits_for_the_merchant_instead_of_retrying(world, s
         assert [p.id for p in dispatch.needing_attention(s, world.shop_id)] == [po_id]
 
     with world.session() as s:  # the merchant fixed the address and approves again
-        followups = dispatch.approve_purchase_order(s, world.shop_id, po_id)
-    jobs.enqueue_followups(world.rt.redis, followups)
+        intents = dispatch.approve_purchase_order(s, world.shop_id, po_id)
+    enqueue(world.rt.redis, intents)
     run_jobs()
 
     assert len(smtp.messages) == 1
@@ -146,8 +147,7 @@ def test_a_draft_waits_for_approval_when_auto_send_is_off(world, smtp, run_jobs,
     assert smtp.messages == []
 
     with world.session() as s:
-        jobs.enqueue_followups(world.rt.redis,
-                               dispatch.approve_purchase_order(s, world.shop_id, po_id))
+        enqueue(world.rt.redis, dispatch.approve_purchase_order(s, world.shop_id, po_id))
     run_jobs()
 
     assert [m["X-Purchase-Order"] for m in smtp.messages] == [po(world, po_id).number]

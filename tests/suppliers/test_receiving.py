@@ -7,15 +7,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from app import jobs as queueing
 from app.domain.base import utcnow
+from app.domain.intents import PushReceipts
 from app.domain.shops.models import Shop
 from app.domain.suppliers import receiving
 from app.domain.suppliers.models import LeadTimeRecord, PoReceipt, PoStatus, PurchaseOrder
-from app.domain.suppliers.service import PushReceipts
 from app.errors import Conflict, InvalidInput, TransientError
 from tests.suppliers.world import LOCATION
 from workers import suppliers as jobs
-from workers.suppliers import enqueue_followups
 
 TODAY = utcnow().date()
 
@@ -83,7 +83,7 @@ def test_received_stock_is_added_in_shopify_once_per_receipt(sent, run_jobs, sho
     followups = receive(sent, {11: 5, 12: 4})
     assert PushReceipts(sent.po_id) in followups
 
-    jobs.enqueue_followups(sent.rt.redis, [PushReceipts(sent.po_id)])
+    queueing.enqueue(sent.rt.redis, [PushReceipts(sent.po_id)])
     run_jobs()
     jobs.push_receipts(sent.po_id)  # a retried job
 
@@ -159,7 +159,7 @@ def test_a_shop_without_admin_access_fails_the_push_once_and_says_what_to_do(sen
     with sent.session() as s:
         s.get(Shop, sent.shop_id).token_ciphertext = None  # the demo shop: no Admin token
     followups = receive(sent, {11: 5})
-    enqueue_followups(rt.redis, [f for f in followups if isinstance(f, PushReceipts)])
+    queueing.enqueue(rt.redis, [f for f in followups if isinstance(f, PushReceipts)])
 
     run_jobs()
     assert [(r.push_status, r.last_error) for r in receipts(sent)] == [

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from app.domain.base import utcnow
+from app.domain.intents import SendPurchaseOrder
 from app.domain.suppliers.models import PoStatus, PurchaseOrder
 from app.domain.suppliers.rules import forecast_daily_demand, reorder_quantity
-from app.domain.suppliers.service import SendPurchaseOrder, SupplierSettings, supplier_settings
+from app.domain.suppliers.service import SupplierSettings, supplier_settings
 
 TODAY = utcnow().date()
 

@@ -24,7 +24,6 @@ from app.db import insert_ignoring_conflict
 from app.domain.customer_options import rules
 from app.domain.customer_options.models import DiscountStatus, OrderDiscount
 from app.domain.customer_options.order_edits import MAX_EDIT_ATTEMPTS, option_settings
-from app.domain.followups import FollowUp
 from app.domain.inventory.models import CustomerOrder
 from app.domain.notifications.rules import LineUpdate, local_today
 from app.domain.ports import DiscountCodeSpec
@@ -37,11 +36,6 @@ class Goodwill:
 
     code: str
     text: str  # "10% off"
-
-
-def discount_job(discount_id: int) -> FollowUp:
-    return FollowUp("workers.customer_options.create_goodwill_discount", (discount_id,),
-                    "shopify", job_id=f"goodwill-discount-{discount_id}")
 
 
 def goodwill_for_delay(session: Session, shop: Shop, order: CustomerOrder,

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.db import insert_ignoring_conflict
 from app.domain.customer_options.models import EditStatus, LineCancellation
 from app.domain.customer_options.rules import OptionSettings, staff_note
-from app.domain.followups import FollowUp
+from app.domain.intents import EditShopifyOrder
 from app.domain.inventory.models import OrderLine, ShopSettings
 
 # RQ's DEFAULT_RETRY runs a job 7 times in all; after that the failure is final.
@@ -31,14 +31,9 @@ def option_settings(session: Session, shop_id: int) -> OptionSettings:
     return OptionSettings.from_extra(extra)
 
 
-def edit_job(cancellation_id: int) -> FollowUp:
-    return FollowUp("workers.customer_options.edit_shopify_order", (cancellation_id,),
-                    "shopify", job_id=f"order-edit-{cancellation_id}")
-
-
 def record_cancellation(session: Session, shop_id: int, order_id: int, line: OrderLine, *,
                         cancelled_units: int, now: datetime,
-                        kept_units: int | None = None) -> list[FollowUp]:
+                        kept_units: int | None = None) -> list[EditShopifyOrder]:
     """Keep the cancellation; the edit job to enqueue after commit when the shop edits orders.
 
     The Shopify line keeps `kept_units` (by default what shipped: the whole line goes)."""
@@ -50,7 +45,7 @@ def record_cancellation(session: Session, shop_id: int, order_id: int, line: Ord
         edit_attempts=0,
         edit_status=EditStatus.PENDING if editing else EditStatus.OFF,
         created_at=now, updated_at=now), ["shop_id", "line_item_id"])
-    return [edit_job(new_id)] if new_id is not None and editing else []
+    return [EditShopifyOrder(new_id)] if new_id is not None and editing else []
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ class Applied:
     """What one batch did: the events it applied, and what to enqueue after commit."""
 
     event_ids: list[int] = field(default_factory=list)
-    followups: list = field(default_factory=list)
+    intents: list = field(default_factory=list)
 
 
 def waiting_events(session: Session, shop_id: int, *, limit: int) -> list[WebhookEvent]:
@@ -79,10 +79,10 @@ def apply_waiting(session: Session, shop_id: int, handlers: Mapping[str, Handler
         event.attempts += 1
         if position not in plan.skip:
             handler(HandlerContext(session=session, shop=shop, event=event, payload=payload,
-                                   followups=applied.followups, touched=touched, plan=plan))
+                                   intents=applied.intents, touched=touched, plan=plan))
         finish(event, EventStatus.PROCESSED)
     if touched:
-        applied.followups.extend(recompute(session, shop_id, touched))
+        applied.intents.extend(recompute(session, shop_id, touched))
     return applied
 
 

@@ -274,20 +274,20 @@ def pending_event_ids(session: Session, *, older_than: timedelta = timedelta(0),
 
 @dataclass
 class HandlerContext:
-    """What a topic handler gets: the open session, the shop, a list of follow-ups, and
+    """What a topic handler gets: the open session, the shop, the work to enqueue after commit, and
     the variants whose state it changed (recomputed once the whole batch is stored)."""
 
     session: Session
     shop: Shop
     event: WebhookEvent
     payload: dict
-    followups: list = field(default_factory=list)
+    intents: list = field(default_factory=list)
     touched: set[int] = field(default_factory=set)
     plan: Any = None  # what the batch's events share (the area's `prepare`); None: alone
 
 
 Handler = Callable[[HandlerContext], None]
-# Recomputes a shop's variants in the open session; returns the follow-ups it asks for.
+# Recomputes a shop's variants in the open session; returns the intents it asks for.
 Recompute = Callable[[Session, int, Iterable[int]], list]
 # Reads what a batch's (topic, payload) pairs share, once: a plan whose `skip` names the
 # positions that need no handler.
@@ -296,7 +296,7 @@ Prepare = Callable[[Session, int, Sequence[tuple[str, dict]]], Any]
 
 def process_event(session: Session, event_id: int, handlers: Mapping[str, Handler],
                   recompute: Recompute) -> list:
-    """Apply one stored event exactly once in effect; returns follow-ups to enqueue after commit."""
+    """Apply one stored event exactly once in effect; returns intents to enqueue after commit."""
     event = session.execute(select(WebhookEvent).where(WebhookEvent.id == event_id)
                             .with_for_update()).scalar_one_or_none()
     if event is None or event.status != EventStatus.RECEIVED:
@@ -311,8 +311,8 @@ def process_event(session: Session, event_id: int, handlers: Mapping[str, Handle
     handler(ctx)
     finish(event, EventStatus.PROCESSED)
     if ctx.touched:
-        ctx.followups.extend(recompute(session, shop.id, ctx.touched))
-    return ctx.followups
+        ctx.intents.extend(recompute(session, shop.id, ctx.touched))
+    return ctx.intents
 
 
 def finish(event: WebhookEvent, status: EventStatus) -> None:

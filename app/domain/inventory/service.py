@@ -18,9 +18,8 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from app.domain import followups
+from app.domain import intents
 from app.domain.base import utcnow
-from app.domain.followups import FollowUp
 from app.domain.fulfilment import service as fulfilment
 from app.domain.inventory import reads
 from app.domain.inventory.effects import LineState, diff
@@ -66,25 +65,25 @@ class _Changes:
     recheck: list[tuple[int, datetime]] = field(default_factory=list)
     orders: set[int] = field(default_factory=set)  # backordered units changed: holds, tag
 
-    def followups(self, shop_id: int) -> list[FollowUp]:
-        out = []
+    def intents(self, shop_id: int) -> list[intents.Intent]:
+        out: list[intents.Intent] = []
         if self.push:
-            out.append(followups.push_variants(shop_id, urgent=self.closing))
-        out.extend(followups.recheck_variant(shop_id, v, at) for v, at in self.recheck)
+            out.append(intents.PushVariants(shop_id, urgent=self.closing))
+        out.extend(intents.RecheckVariant(shop_id, v, at) for v, at in self.recheck)
         if self.effects:
-            out.append(followups.dispatch_effects(shop_id))
+            out.append(intents.DispatchEffects(shop_id))
         if self.reorder:
-            out.append(followups.plan_reorders(shop_id))
-        out.extend(followups.fetch_variant_details(shop_id, v) for v in self.fetch)
+            out.append(intents.PlanReorders(shop_id))
+        out.extend(intents.FetchVariantDetails(shop_id, v) for v in self.fetch)
         if self.orders:
-            out.append(followups.sync_fulfilment(shop_id))
+            out.append(intents.SyncFulfilment(shop_id))
         return out
 
 
 def recompute_variants(session: Session, shop_id: int, variant_ids: Iterable[int], *,
                        plan: SupplyPlan, today: date | None = None,
-                       check_totals: bool = False) -> list[FollowUp]:
-    """Reallocate the variants (Shopify ids); returns the jobs to enqueue after commit.
+                       check_totals: bool = False) -> list[intents.Intent]:
+    """Reallocate the variants (Shopify ids); returns the work to enqueue after commit.
 
     `plan` tells what suppliers will bring; `check_totals` sums each variant's open demand
     from its lines (reconciliation does).
@@ -105,7 +104,7 @@ def recompute_variants(session: Session, shop_id: int, variant_ids: Iterable[int
         else:  # until Shopify told us what it is and what is in stock, any answer is a guess
             changes.fetch.append(variant.variant_id)
     fulfilment.mark_due(session, shop_id, changes.orders)
-    return changes.followups(shop_id)
+    return changes.intents(shop_id)
 
 
 @dataclass(frozen=True)

@@ -156,7 +156,7 @@ def _locked_line(session: Session, order: CustomerOrder, line_item_id: int) -> O
 def cancel_line(session: Session, shop_id: int, order_id: int, line_item_id: int, *,
                 now: datetime, recompute: Recompute, only_backordered: bool = False) -> list:
     """Cancel a backordered line, or only its backordered units, at the customer's request;
-    returns the engine's follow-ups.
+    returns the intents to enqueue after commit.
 
     The units leave the queue (others move up), the merchant is alerted by an effect
     of kind `line_cancelled_by_customer`, and, when the shop allows it, a job sets the
@@ -184,11 +184,11 @@ def cancel_line(session: Session, shop_id: int, order_id: int, line_item_id: int
     session.add(_effect(line, order_id, LINE_CANCELLED_BY_CUSTOMER, str(units),
                         eta.isoformat() if eta else None, now))
     session.flush()
-    followups = order_edits.record_cancellation(session, shop_id, order_id, line,
-                                                cancelled_units=units, kept_units=kept, now=now)
+    intents = order_edits.record_cancellation(session, shop_id, order_id, line,
+                                              cancelled_units=units, kept_units=kept, now=now)
     if line.variant_id:
-        followups += recompute(session, shop_id, [line.variant_id])
-    return followups
+        intents += recompute(session, shop_id, [line.variant_id])
+    return intents
 
 
 def _effect(line: OrderLine, order_id: int, kind: str, old: str | None, new: str | None,

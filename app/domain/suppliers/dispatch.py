@@ -34,12 +34,13 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.domain.base import utcnow
+from app.domain.intents import SendPurchaseOrder
 from app.domain.ports import PurchaseOrderDoc, PurchaseOrderLineDoc
 from app.domain.shops.models import Shop
 from app.domain.suppliers.leadtimes import observed_days
 from app.domain.suppliers.models import PoStatus, PurchaseOrder, Supplier
 from app.domain.suppliers.portal import supplier_link
-from app.domain.suppliers.service import SendPurchaseOrder, recompute
+from app.domain.suppliers.service import recompute
 from app.errors import Conflict, NotFound
 
 # Longer than any channel's timeouts: a claim older than this is not in flight any more.
@@ -81,12 +82,12 @@ def claim_dispatch(session: Session, po_id: int, *, signer, public_url: str,
     po.status, po.dispatch_started_at = PoStatus.SENDING, now
     po.dispatch_attempts += 1
     session.flush()
-    followups = _redate(session, po, now) if was_draft else []
+    intents = _redate(session, po, now) if was_draft else []
     supplier = session.get(Supplier, po.supplier_id)
     doc = purchase_order_doc(session, po, supplier,
                              link=supplier_link(signer, po, public_url=public_url))
     return Claim(po.id, doc, supplier.endpoint_url,
-                 supplier.endpoint_secret_ciphertext), followups
+                 supplier.endpoint_secret_ciphertext), intents
 
 
 def _claimable(po: PurchaseOrder, now: datetime) -> bool:

@@ -119,7 +119,7 @@ def _line_open(line: PurchaseOrderLine) -> bool:
 
 def update_from_supplier(session: Session, po: PurchaseOrder, form: Mapping[str, str], *,
                          confirm: bool, today: date | None = None) -> list:
-    """Apply the supplier's dates (and confirmation) all or nothing; returns follow-ups.
+    """Apply the supplier's dates (and confirmation) all or nothing; returns intents.
 
     Raises InvalidInput with a message per bad field, before anything changes.
     """

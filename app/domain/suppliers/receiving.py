@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from app.domain.base import utcnow
+from app.domain.intents import PushReceipts
 from app.domain.inventory.models import InventoryLevel, ShopSettings, Variant
 from app.domain.inventory.state import lock_variants
 from app.domain.suppliers.models import (
@@ -36,7 +37,7 @@ from app.domain.suppliers.models import (
     PurchaseOrder,
     PurchaseOrderLine,
 )
-from app.domain.suppliers.service import PushReceipts, recompute, supplier_settings
+from app.domain.suppliers.service import recompute, supplier_settings
 from app.errors import Conflict, InvalidInput, NotFound
 
 RECEIVABLE = (PoStatus.SENDING, PoStatus.SENT, PoStatus.CONFIRMED, PoStatus.PARTIALLY_RECEIVED)
@@ -48,7 +49,7 @@ IN_FLIGHT = timedelta(minutes=5)  # longer than the Admin client's timeouts and 
 def receive_purchase_order(session: Session, po_id: int, quantities: Mapping[int, int], *,
                            shop_id: int | None = None, location_id: int | None = None,
                            now: datetime | None = None) -> list:
-    """Receive units per PO line id; returns follow-ups (engine jobs, the Shopify push)."""
+    """Receive units per PO line id; returns intents (the engine's, the Shopify push)."""
     now = now or utcnow()
     po = _locked_po(session, po_id, shop_id)
     wanted = _validate(po, quantities)

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.domain.base import utcnow
+from app.domain.intents import SendPurchaseOrder
 from app.domain.inventory.models import (
     CustomerOrder,
     OrderLine,
@@ -42,12 +43,7 @@ from app.domain.suppliers.rules import (
     forecast_daily_demand,
     reorder_quantity,
 )
-from app.domain.suppliers.service import (
-    SendPurchaseOrder,
-    SupplierSettings,
-    recompute,
-    supplier_settings,
-)
+from app.domain.suppliers.service import SupplierSettings, recompute, supplier_settings
 
 
 @dataclass(frozen=True)
@@ -60,7 +56,7 @@ class _Candidate:
 def plan_reorders(session: Session, shop_id: int, *, today: date | None = None) -> list:
     """Create or adjust the draft PO of every supplier something must be ordered from.
 
-    Returns what to enqueue after commit: the engine's follow-ups for variants
+    Returns what to enqueue after commit: the engine's intents for variants
     whose incoming supply changed, and dispatches of new auto-sent drafts.
     """
     shop = session.get(Shop, shop_id)
@@ -68,14 +64,14 @@ def plan_reorders(session: Session, shop_id: int, *, today: date | None = None) 
         return []
     today = today or utcnow().date()
     settings = supplier_settings(session, shop_id)
-    followups: list = []
+    intents: list = []
     changed: set[int] = set()
     by_supplier = _candidates_by_supplier(session, shop_id)
     for supplier_id in sorted(by_supplier):  # one lock order for every planner: no deadlocks
         plan = _SupplierPlan(session, shop_id, supplier_id, settings, today)
         changed |= plan.run(by_supplier[supplier_id])
-        followups += plan.intents
-    return recompute(session, shop_id, changed) + followups
+        intents += plan.intents
+    return recompute(session, shop_id, changed) + intents
 
 
 # --- Who sells what ----------------------------------------------------------------

@@ -22,26 +22,9 @@ from app.domain.suppliers.models import Supplier, SupplierItem
 from app.domain.suppliers.supply import PLAN
 from app.errors import InvalidInput, NotFound
 
-# --- Intents: work to enqueue once the transaction has committed -------------
-
-
-@dataclass(frozen=True)
-class SendPurchaseOrder:
-    """Dispatch this PO, after `delay_seconds` (the auto-send coalescing window)."""
-
-    po_id: int
-    delay_seconds: int = 0
-
-
-@dataclass(frozen=True)
-class PushReceipts:
-    """Add this PO's received, not yet pushed units to Shopify's inventory."""
-
-    po_id: int
-
 
 def recompute(session: Session, shop_id: int, variant_ids: Iterable[int]) -> list:
-    """Let the engine re-derive ETAs, reading this area's purchase orders; its follow-ups."""
+    """Let the engine re-derive ETAs, reading this area's purchase orders; the intents it asks for."""
     ids = sorted(set(variant_ids))
     if not ids:
         return []
@@ -102,7 +85,7 @@ class ImportSummary:
     items_created: int = 0
     items_updated: int = 0
     items_unchanged: int = 0
-    followups: list = field(default_factory=list)
+    intents: list = field(default_factory=list)
 
     def __str__(self) -> str:
         return (f"imported {self.rows} rows: suppliers {self.suppliers_created} new, "
@@ -141,7 +124,7 @@ def import_catalog(session: Session, shop_id: int, data: bytes) -> ImportSummary
     _upsert_items(session, shop_id, rows, suppliers, summary)
     session.flush()
     # New suppliers and lead times change which variants can be backordered, and when.
-    summary.followups = recompute(session, shop_id, _variant_ids(session, shop_id, rows))
+    summary.intents = recompute(session, shop_id, _variant_ids(session, shop_id, rows))
     return summary
 
 

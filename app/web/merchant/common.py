@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import g, redirect, render_template, url_for
 from werkzeug.datastructures import MultiDict
 
+from app import jobs
 from app.web.deps import rt
 from app.web.merchant.embedded import carry_notices
 from app.web.merchant.identity import Merchant, session_token
-from workers.suppliers import enqueue_followups
 
 
 def merchant() -> Merchant:
@@ -33,6 +33,6 @@ def back_to(endpoint: str, **values):
     return redirect(url_for(endpoint, **values), code=303)
 
 
-def enqueue(followups) -> int:
-    """Enqueue domain intents and engine follow-ups after the commit; returns failures."""
-    return enqueue_followups(rt().redis, followups)
+def enqueue(intents) -> int:
+    """Enqueue what a use case asked for, after its commit; returns how many went out."""
+    return jobs.enqueue(rt().redis, intents)

@@ -15,18 +15,19 @@ import logging
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
+from app import jobs
 from app.db import unit_of_work
-from app.domain.followups import FollowUp
+from app.domain.intents import SyncShop
 from app.domain.ports import OfflineGrant
 from app.domain.shops import credentials
 from app.domain.shops.models import Shop
 from app.domain.shops.onboarding import onboard_shop
 from app.domain.shops.rules import scopes_missing
 from app.errors import IntegrationError
+from app.locks import exclusive
 from app.runtime import Runtime
 from app.security import TokenCipher
 from app.web.merchant.oauth import SCOPES
-from workers import queues
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,7 @@ def install(rt: Runtime, domain: str, grant: OfflineGrant) -> Shop:
         rt.sessions, domain=domain, token_ciphertext=ciphertext, refresh=refresh,
         admin=rt.shopify_admin(domain, grant.token), scopes=grant.scopes,
         callback_url=f"{rt.settings.public_url}/webhooks/shopify")
-    queues.enqueue(rt.redis, FollowUp("workers.shopify.sync_shop", (shop_id,), queues.SHOPIFY,
-                                      job_id=f"sync-shop-{shop_id}"))
+    jobs.enqueue(rt.redis, [SyncShop(shop_id)])
     with unit_of_work(rt.sessions) as db:
         return db.get(Shop, shop_id)
 
@@ -65,7 +65,7 @@ def install(rt: Runtime, domain: str, grant: OfflineGrant) -> Shop:
 def exchange(rt: Runtime, domain: str, session_token: str) -> Shop:
     """The shop installed from its session token; ExchangeFailed when Shopify says no."""
     try:
-        with queues.exclusive(rt.redis, credentials.lock_key(domain)):
+        with exclusive(rt.redis, credentials.lock_key(domain)):
             shop = _shop(rt, domain)
             if not needs_exchange(shop):
                 return shop  # another request exchanged while this one waited

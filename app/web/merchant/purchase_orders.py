@@ -48,8 +48,8 @@ def _done(po_id: int, message: str):
 def approve(po_id: int):
     """The merchant's go-ahead: the PO is sent to the supplier now."""
     with unit_of_work(rt().sessions) as session:
-        followups = dispatch.approve_purchase_order(session, merchant().shop_id, po_id)
-    enqueue(followups)
+        intents = dispatch.approve_purchase_order(session, merchant().shop_id, po_id)
+    enqueue(intents)
     return _done(po_id, "Approved: the purchase order is on its way to the supplier.")
 
 
@@ -58,9 +58,9 @@ def resolve(po_id: int):
     """An interrupted send: the supplier has it (mark sent), or send it again."""
     delivered = request.form.get("delivered") == "yes"
     with unit_of_work(rt().sessions) as session:
-        followups = dispatch.resolve_uncertain_dispatch(session, merchant().shop_id, po_id,
+        intents = dispatch.resolve_uncertain_dispatch(session, merchant().shop_id, po_id,
                                                         delivered=delivered)
-    enqueue(followups)
+    enqueue(intents)
     return _done(po_id, "Marked as sent." if delivered else "Sending it again.")
 
 
@@ -72,12 +72,12 @@ def receive(po_id: int):
     try:
         quantities = _quantities(detail, request.form)
         with unit_of_work(rt().sessions) as session:
-            followups = receiving.receive_purchase_order(session, po_id, quantities,
+            intents = receiving.receive_purchase_order(session, po_id, quantities,
                                                          shop_id=merchant().shop_id)
     except InvalidInput as exc:
         errors = {_field(key): message for key, message in exc.field_errors.items()}
         return _detail(po_id, 400, error=exc.message, errors=errors, form=request.form)
-    enqueue(followups)
+    enqueue(intents)
     return _done(po_id, f"Received {sum(quantities.values())} units.")
 
 
@@ -108,7 +108,7 @@ def resolve_receipt(po_id: int, receipt_id: int):
     applied = request.form.get("applied") == "yes"
     with unit_of_work(rt().sessions) as session:
         purchasing.po_detail(session, merchant().shop_id, po_id)  # NotFound for other shops
-        followups = receiving.resolve_receipt_push(session, merchant().shop_id, receipt_id,
+        intents = receiving.resolve_receipt_push(session, merchant().shop_id, receipt_id,
                                                    applied=applied)
-    enqueue(followups)
+    enqueue(intents)
     return _done(po_id, "Marked as in Shopify." if applied else "Adding the units again.")

@@ -8,11 +8,11 @@ from __future__ import annotations
 from flask import Blueprint, flash, request
 from werkzeug.datastructures import MultiDict
 
+from app import jobs
 from app.db import unit_of_work
-from app.domain import followups
 from app.domain.base import utcnow
 from app.domain.customer_options import alternatives
-from app.domain.followups import FollowUp
+from app.domain.intents import RecomputeShop, SyncFulfilment
 from app.domain.merchant import overrides, templates
 from app.domain.merchant import settings as shop_settings
 from app.domain.notifications import sandbox
@@ -20,15 +20,13 @@ from app.errors import InvalidInput
 from app.web import preview as email_preview
 from app.web.deps import rt
 from app.web.merchant.common import back_to, merchant, page
-from workers import queues
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
 
 def recompute_shop() -> None:
     """Queue the recompute of every variant (a job: a big shop takes a while)."""
-    queues.enqueue(rt().redis, FollowUp("workers.shopify.recompute_shop", (merchant().shop_id,),
-                                        queues.SHOPIFY))
+    jobs.enqueue(rt().redis, [RecomputeShop(merchant().shop_id)])
 
 
 @bp.get("/")
@@ -66,7 +64,7 @@ def save():
         return _page(400, form=request.form, errors=exc.field_errors, error=exc.message)
     if changed:
         recompute_shop()
-    queues.enqueue(rt().redis, followups.sync_fulfilment(shop_id))  # the hold setting may change
+    jobs.enqueue(rt().redis, [SyncFulfilment(shop_id)])  # the hold setting may change
     flash("Settings saved." + (" Every variant is being recomputed." if changed else ""), "notice")
     return back_to("merchant.settings.index")
 

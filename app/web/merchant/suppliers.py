@@ -48,6 +48,6 @@ def upload():
         return _list(400, problems=exc.problems, filename=upload.filename)
     except InvalidInput as exc:
         return _list(400, upload_error=exc.message)
-    enqueue(summary.followups)
+    enqueue(summary.intents)
     flash(f"{upload.filename}: {summary}", "notice")
     return back_to("merchant.suppliers.index")
