@@ -6,7 +6,7 @@ so neither the domain nor the web process imports the workers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from datetime import datetime, timedelta
 from functools import singledispatch
 
@@ -49,60 +49,61 @@ class Route:
     options: dict = field(default_factory=lambda: dict(JOB_OPTIONS))
 
 
-@singledispatch
+# Intents that carry one id: (worker function, queue, job id prefix, coalesced).
+_BY_ID: dict[type, tuple[str, str, str, bool]] = {
+    i.SyncShop: ("workers.shopify.sync_shop", SHOPIFY, "sync-shop", False),
+    i.SyncFulfilment: ("workers.fulfilment.sync_fulfilment", SHOPIFY, "sync-fulfilment", True),
+    i.ApplyEvents: ("workers.jobs.apply_events", WEBHOOKS, "apply-events", True),
+    i.ProcessWebhook: ("workers.jobs.process_webhook", WEBHOOKS, "webhook", False),
+    i.EditShopifyOrder: ("workers.customer_options.edit_shopify_order", SHOPIFY, "order-edit",
+                         False),
+    i.CreateGoodwillDiscount: ("workers.customer_options.create_goodwill_discount", SHOPIFY,
+                               "goodwill-discount", False),
+    i.PlanReorders: ("workers.suppliers.plan_reorders", SUPPLIERS, "plan-reorders", True),
+    i.PushReceipts: ("workers.suppliers.push_receipts", SUPPLIERS, "push-receipts", False),
+}
+
+
 def route(intent) -> Route:
+    """The job that does this intent."""
+    if type(intent) in _BY_ID:
+        func, queue, prefix, coalesce = _BY_ID[type(intent)]
+        (key,) = astuple(intent)
+        return Route(func, (key,), queue, f"{prefix}-{key}", coalesce=coalesce)
+    return _route(intent)
+
+
+@singledispatch
+def _route(intent) -> Route:
     raise TypeError(f"no job does {intent!r}")
 
 
-@route.register
+@_route.register
 def _(intent: i.PushVariants) -> Route:
     return Route("workers.shopify.push_variants", (intent.shop_id,), SHOPIFY,
                  f"push-variants-{intent.shop_id}", coalesce=True, urgent=intent.urgent)
 
 
-@route.register
+@_route.register
 def _(intent: i.RecheckVariant) -> Route:
     stamp = int(intent.at.timestamp())
     return Route("workers.shopify.recheck_variants", (intent.shop_id, [intent.variant_id]),
                  SHOPIFY, f"recheck-{intent.shop_id}-{intent.variant_id}-{stamp}", at=intent.at)
 
 
-@route.register
+@_route.register
 def _(intent: i.FetchVariantDetails) -> Route:
     return Route("workers.shopify.fetch_variant_details", (intent.shop_id, intent.variant_id),
                  SHOPIFY, f"variant-details-{intent.shop_id}-{intent.variant_id}")
 
 
-@route.register
+@_route.register
 def _(intent: i.RecomputeShop) -> Route:
+    # No merge key: each settings change asks for its own recompute.
     return Route("workers.shopify.recompute_shop", (intent.shop_id,), SHOPIFY)
 
 
-@route.register
-def _(intent: i.SyncShop) -> Route:
-    return Route("workers.shopify.sync_shop", (intent.shop_id,), SHOPIFY,
-                 f"sync-shop-{intent.shop_id}")
-
-
-@route.register
-def _(intent: i.SyncFulfilment) -> Route:
-    return Route("workers.fulfilment.sync_fulfilment", (intent.shop_id,), SHOPIFY,
-                 f"sync-fulfilment-{intent.shop_id}", coalesce=True)
-
-
-@route.register
-def _(intent: i.ApplyEvents) -> Route:
-    return Route("workers.jobs.apply_events", (intent.shop_id,), WEBHOOKS,
-                 f"apply-events-{intent.shop_id}", coalesce=True)
-
-
-@route.register
-def _(intent: i.ProcessWebhook) -> Route:
-    return Route("workers.jobs.process_webhook", (intent.event_id,), WEBHOOKS,
-                 f"webhook-{intent.event_id}")
-
-
-@route.register
+@_route.register
 def _(intent: i.DispatchEffects) -> Route:
     func, args = "workers.notifications.dispatch_effects", (intent.shop_id,)
     if intent.at is None:
@@ -115,7 +116,7 @@ def _(intent: i.DispatchEffects) -> Route:
                  at=at, unique=True)
 
 
-@route.register
+@_route.register
 def _(intent: i.SendMessage) -> Route:
     job_id = f"notify-{intent.notification_id}"
     at = intent.send_after if intent.send_after and intent.send_after > utcnow() else None
@@ -125,36 +126,12 @@ def _(intent: i.SendMessage) -> Route:
                  NOTIFY, job_id, at=at, unique=True, replace_dead=intent.replace_dead)
 
 
-@route.register
-def _(intent: i.EditShopifyOrder) -> Route:
-    return Route("workers.customer_options.edit_shopify_order", (intent.cancellation_id,),
-                 SHOPIFY, f"order-edit-{intent.cancellation_id}")
-
-
-@route.register
-def _(intent: i.CreateGoodwillDiscount) -> Route:
-    return Route("workers.customer_options.create_goodwill_discount", (intent.discount_id,),
-                 SHOPIFY, f"goodwill-discount-{intent.discount_id}")
-
-
-@route.register
-def _(intent: i.PlanReorders) -> Route:
-    return Route("workers.suppliers.plan_reorders", (intent.shop_id,), SUPPLIERS,
-                 f"plan-reorders-{intent.shop_id}", coalesce=True)
-
-
-@route.register
+@_route.register
 def _(intent: i.SendPurchaseOrder) -> Route:
     at = (utcnow() + timedelta(seconds=intent.delay_seconds)
           if intent.delay_seconds > 0 else None)
     return Route("workers.suppliers.send_purchase_order", (intent.po_id,), SUPPLIERS,
                  f"send-po-{intent.po_id}", at=at)
-
-
-@route.register
-def _(intent: i.PushReceipts) -> Route:
-    return Route("workers.suppliers.push_receipts", (intent.po_id,), SUPPLIERS,
-                 f"push-receipts-{intent.po_id}")
 
 
 # --- The workers' own machinery: not asked for by the domain ---------------------------
