@@ -14,13 +14,12 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from app import jobs as queueing
-from app.db import unit_of_work
 from app.domain.base import utcnow
 from app.domain.customer_options import discounts, order_edits
 from app.domain.intents import CreateGoodwillDiscount, EditShopifyOrder
 from app.errors import AuthRevoked, PermanentError, TransientError
 from workers.context import runtime
-from workers.job import job
+from workers.job import call, job
 from workers.shopify import admin_for, needs_reinstall
 
 log = logging.getLogger(__name__)
@@ -30,8 +29,7 @@ UNREACHABLE = "the shop cannot be called (uninstalled, or the app needs a reinst
 @job
 def edit_shopify_order(cancellation_id: int) -> str:
     """Remove a cancelled line's units from the Shopify order, once."""
-    with unit_of_work(runtime().sessions) as session:
-        plan = order_edits.pending_edit(session, cancellation_id)
+    plan = call(order_edits.pending_edit, cancellation_id)
     if plan is None:
         return "skipped"
     return _call(plan.shop_id, lambda admin: admin.set_line_item_quantity(
@@ -46,8 +44,7 @@ def edit_shopify_order(cancellation_id: int) -> str:
 @job
 def create_goodwill_discount(discount_id: int) -> str:
     """Create an order's reserved goodwill code in Shopify, once."""
-    with unit_of_work(runtime().sessions) as session:
-        plan = discounts.pending_discount(session, discount_id, now=utcnow())
+    plan = call(discounts.pending_discount, discount_id, now=utcnow())
     if plan is None:
         return "skipped"
     return _call(plan.shop_id, lambda admin: admin.create_discount_code(plan.spec),
@@ -57,13 +54,13 @@ def create_goodwill_discount(discount_id: int) -> str:
                      session, discount_id, exc, final=final, now=utcnow()))
 
 
-def _call(shop_id: int, call: Callable, *, done: Callable, error: Callable) -> str:
+def _call(shop_id: int, request: Callable, *, done: Callable, error: Callable) -> str:
     """Run one Shopify call and record its outcome; re-raise what RQ should retry."""
     admin = admin_for(shop_id)
     try:
         if admin is None:
             raise PermanentError(UNREACHABLE)
-        result = call(admin)
+        result = request(admin)
     except TransientError as exc:
         if _record(error, exc, final=False):
             raise  # RQ retries with backoff
@@ -76,28 +73,24 @@ def _call(shop_id: int, call: Callable, *, done: Callable, error: Callable) -> s
     except Exception as exc:
         _record(error, exc, final=True)
         raise  # a bug: visible in RQ's failed registry; reruns are no-ops (row is failed)
-    with unit_of_work(runtime().sessions) as session:
-        done(session, result)
+    call(done, result)
     return "done"
 
 
 def _record(error: Callable, exc: Exception, *, final: bool) -> bool:
     log.warning("shopify call failed (%s): %s", "final" if final else "will retry", exc)
-    with unit_of_work(runtime().sessions) as session:
-        return error(session, exc, final)
+    return call(error, exc, final)
 
 
 def enqueue_pending_discounts(shop_id: int) -> int:
     """(Re-)enqueue the creation of every code still pending: new ones and earlier failures."""
-    with unit_of_work(runtime().sessions) as session:
-        ids = discounts.pending_ids(session, shop_id)
+    ids = call(discounts.pending_ids, shop_id)
     return queueing.enqueue(runtime().redis, [CreateGoodwillDiscount(i) for i in ids])
 
 
 @job
 def sweep_order_edits(older_than_seconds: int = 300) -> int:
     """Re-enqueue edits whose job was lost (Redis down at cancel time, a worker died); periodic."""
-    with unit_of_work(runtime().sessions) as session:
-        ids = order_edits.stale_edit_ids(session, now=utcnow(),
-                                         older_than=timedelta(seconds=older_than_seconds))
+    ids = call(order_edits.stale_edit_ids, now=utcnow(),
+               older_than=timedelta(seconds=older_than_seconds))
     return queueing.enqueue(runtime().redis, [EditShopifyOrder(i) for i in ids])

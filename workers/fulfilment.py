@@ -10,13 +10,11 @@ from __future__ import annotations
 import logging
 from functools import partial
 
-from app.db import unit_of_work
 from app.domain.fulfilment import rules, service
 from app.domain.intents import SyncFulfilment
 from app.domain.ports import ShopifyAdmin
 from app.errors import AuthRevoked, PermanentError
-from workers.context import runtime
-from workers.job import job
+from workers.job import call, job
 from workers.shopify import more_waiting, with_shop
 
 log = logging.getLogger(__name__)
@@ -32,8 +30,7 @@ def sync_fulfilment(shop_id: int) -> int:
 
 
 def _sync(shop_id: int, admin: ShopifyAdmin) -> int:
-    with unit_of_work(runtime().sessions) as session:
-        due = service.due_orders(session, shop_id)
+    due = call(service.due_orders, shop_id)
     for order in due:
         try:
             retry, error = _bring_in_step(admin, order), None
@@ -43,8 +40,7 @@ def _sync(shop_id: int, admin: ShopifyAdmin) -> int:
             log.warning("shop %s order %s: holds and tag not in step: %s",
                         shop_id, order.order_id, exc)  # the other orders still go through
             retry, error = True, str(exc)[:1000]
-        with unit_of_work(runtime().sessions) as session:
-            service.settle(session, shop_id, order, retry=retry, error=error)
+        call(service.settle, shop_id, order, retry=retry, error=error)
     return more_waiting(len(due), service.BATCH, SyncFulfilment(shop_id))
 
 

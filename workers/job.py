@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -25,6 +26,7 @@ from app.metrics import JOB_FAILURES, JOB_SECONDS
 from workers.context import runtime
 from workers.queues import after_commit
 
+T = TypeVar("T")
 # Worth retrying: a vendor that said so, or the database or network in between.
 TRANSIENT = (TransientError, OperationalError, ConnectionError, TimeoutError)
 
@@ -52,6 +54,12 @@ def unit() -> Iterator[Unit]:
         work = Unit(session)
         yield work
     after_commit(rt.redis, work.intents)
+
+
+def call(service: Callable[..., T], *args, **kwargs) -> T:
+    """Call one service in a unit of work of its own; returns what it returns."""
+    with unit_of_work(runtime().sessions) as session:
+        return service(session, *args, **kwargs)
 
 
 def run(service: Callable[..., Iterable], *args, **kwargs) -> list:

@@ -30,7 +30,7 @@ from app.domain.intake.registry import build_handlers, build_recompute
 from app.domain.inventory import batching
 from app.metrics import BATCH_EVENTS, PROCESSING_SECONDS
 from workers.context import runtime
-from workers.job import job, unit
+from workers.job import call, job, unit
 
 log = logging.getLogger(__name__)
 HANDLERS = build_handlers()
@@ -107,8 +107,7 @@ def _one_at_a_time(shop_id: int) -> Applied:
 
 
 def _failed_for_good(event_id: int) -> bool:
-    with unit_of_work(runtime().sessions) as session:
-        return intake.event_status(session, event_id) != EventStatus.RECEIVED
+    return call(intake.event_status, event_id) != EventStatus.RECEIVED
 
 
 def event_intents(routes) -> list:
@@ -135,8 +134,6 @@ def sweep_inbox(older_than_seconds: int = 60) -> int:
 @job
 def sweep_followups(older_than_seconds: int = 120) -> int:
     """Re-ask for pushes and customer messages whose jobs were lost after their commit."""
-    rt = runtime()
-    with unit_of_work(rt.sessions) as session:
-        owed = outbox.owed_followups(
-            session, effects_before=utcnow() - timedelta(seconds=older_than_seconds))
-    return queueing.enqueue(rt.redis, owed)
+    owed = call(outbox.owed_followups,
+                effects_before=utcnow() - timedelta(seconds=older_than_seconds))
+    return queueing.enqueue(runtime().redis, owed)

@@ -20,7 +20,6 @@ from redis.exceptions import RedisError
 
 from app import jobs as queueing
 from app.config import Settings
-from app.db import unit_of_work
 from app.domain.base import utcnow
 from app.domain.intents import DispatchEffects, SendMessage
 from app.domain.notifications import sending, service
@@ -34,7 +33,7 @@ from integrations.ratelimit import SendRateLimiter
 from integrations.twilio.sms import is_opt_out
 from workers import customer_options
 from workers.context import runtime
-from workers.job import job
+from workers.job import call, job
 
 log = logging.getLogger(__name__)
 # Well inside RQ's job timeout (180 s), so a long wait ends in a retry, not a killed job.
@@ -46,9 +45,8 @@ CALLING_TTL = 86400  # longer than any claim stays unsettled (the sweeper takes 
 def dispatch_effects(shop_id: int) -> int:
     """Turn the shop's settled effects into messages; enqueue their send jobs after commit."""
     rt = runtime()
-    with unit_of_work(rt.sessions) as session:
-        result = service.dispatch_effects(session, shop_id, links=links(rt.settings),
-                                          now=utcnow())
+    result = call(service.dispatch_effects, shop_id, links=links(rt.settings),
+                  now=utcnow())
     enqueue_sends(rt.redis, result.queued)
     if result.recheck_at is not None:  # some orders' effects are still settling
         queueing.enqueue(rt.redis, [DispatchEffects(shop_id, at=result.recheck_at)])
@@ -59,13 +57,11 @@ def dispatch_effects(shop_id: int) -> int:
 def scan_overdue() -> int:
     """Delay notices for every backordered line whose promised date has passed (periodic)."""
     rt = runtime()
-    with unit_of_work(rt.sessions) as session:
-        shop_ids = service.active_shop_ids(session)
+    shop_ids = call(service.active_shop_ids)
     queued = 0
     for shop_id in shop_ids:  # one transaction per shop: one bad shop does not block the rest
-        with unit_of_work(rt.sessions) as session:
-            found = service.queue_delay_notices(session, shop_id, links=links(rt.settings),
-                                                now=utcnow())
+        found = call(service.queue_delay_notices, shop_id, links=links(rt.settings),
+                     now=utcnow())
         # Goodwill codes the notices carry are created beside them (and retried here hourly).
         customer_options.enqueue_pending_discounts(shop_id)
         enqueue_sends(rt.redis, found)
@@ -77,9 +73,8 @@ def scan_overdue() -> int:
 def send_notification(notification_id: int) -> str:
     """Send one message at most once; returns what happened (for logs and tests)."""
     rt = runtime()
-    with unit_of_work(rt.sessions) as session:
-        claimed = sending.claim(session, notification_id, now=utcnow(),
-                                maybe_sent=_provider_called(rt.redis, notification_id))
+    claimed = call(sending.claim, notification_id, now=utcnow(),
+                   maybe_sent=_provider_called(rt.redis, notification_id))
     if claimed is None:
         return "skipped"
     if isinstance(claimed, Deferred):  # ran early (a sweep): wait for the end of quiet hours
@@ -99,8 +94,7 @@ def send_notification(notification_id: int) -> str:
     except Exception as exc:
         _record_failure(notification_id, exc, opt_out=False)
         raise  # a bug: visible in RQ's failed registry; retries are no-ops (row is failed)
-    with unit_of_work(rt.sessions) as session:
-        sending.record_sent(session, notification_id, delivered, now=utcnow())
+    call(sending.record_sent, notification_id, delivered, now=utcnow())
     return "sent"
 
 
@@ -144,9 +138,8 @@ def _wait_for_slot(settings: Settings) -> None:
 
 
 def _release(notification_id: int, exc: TransientError, *, attempted: bool) -> str:
-    with unit_of_work(runtime().sessions) as session:
-        retry = sending.release(session, notification_id, exc, attempted=attempted,
-                                now=utcnow())
+    retry = call(sending.release, notification_id, exc, attempted=attempted,
+                 now=utcnow())
     if retry:
         raise exc  # RQ retries with backoff
     return "failed"
@@ -161,17 +154,15 @@ def _call_provider(settings: Settings, outgoing: Outgoing) -> sending.Delivered:
 
 def _record_failure(notification_id: int, exc: Exception, *, opt_out: bool) -> None:
     log.warning("notification %s failed for good: %s", notification_id, exc)
-    with unit_of_work(runtime().sessions) as session:
-        sending.record_failure(session, notification_id, exc, opt_out=opt_out, now=utcnow())
+    call(sending.record_failure, notification_id, exc, opt_out=opt_out, now=utcnow())
 
 
 @job
 def sweep_notifications(older_than_seconds: int = 300) -> int:
     """Re-enqueue messages whose job was lost (Redis down, worker died); periodic."""
     rt = runtime()
-    with unit_of_work(rt.sessions) as session:
-        due, stuck = sending.stale_ids(session, now=utcnow(),
-                                       older_than=timedelta(seconds=older_than_seconds))
+    due, stuck = call(sending.stale_ids, now=utcnow(),
+                      older_than=timedelta(seconds=older_than_seconds))
     # A stuck "sending" row is settled by its job's claim: marked interrupted, not resent.
     return enqueue_sends(rt.redis, [Queued(i) for i in due + stuck], replace_dead=True)
 

@@ -26,7 +26,7 @@ from app.errors import AuthRevoked, PermanentError
 from app.locks import exclusive
 from app.security import TokenCipher
 from workers.context import runtime
-from workers.job import job, run
+from workers.job import call, job, run
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +76,11 @@ def push_variants(shop_id: int) -> int:
 
 
 def _push(shop_id: int, admin: ShopifyAdmin) -> int:
-    with unit_of_work(runtime().sessions) as session:
-        pushes = publish.claim_pushes(session, shop_id)
+    pushes = call(publish.claim_pushes, shop_id)
     if not pushes:
         return 0
     publish.publish(admin, pushes)
-    with unit_of_work(runtime().sessions) as session:
-        publish.mark_pushed(session, shop_id, pushes, pushed_at=utcnow())
+    call(publish.mark_pushed, shop_id, pushes, pushed_at=utcnow())
     return more_waiting(len(pushes), publish.BATCH, intents.PushVariants(shop_id))
 
 
@@ -143,20 +141,16 @@ def _store_pages(rt, shop_id: int, items, store, page: int) -> None:
     for item in items:
         batch.append(item)
         if len(batch) == page:
-            with unit_of_work(rt.sessions) as session:
-                store(session, shop_id, batch)
+            call(store, shop_id, batch)
             batch = []
     if batch:
-        with unit_of_work(rt.sessions) as session:
-            store(session, shop_id, batch)
+        call(store, shop_id, batch)
 
 
 @job
 def recompute_shop(shop_id: int, *, batch: int = 100, check_totals: bool = False) -> int:
     """Recompute every variant of the shop, a batch per transaction."""
-    rt = runtime()
-    with unit_of_work(rt.sessions) as session:
-        variant_ids = service.all_variant_ids(session, shop_id)
+    variant_ids = call(service.all_variant_ids, shop_id)
     for start in range(0, len(variant_ids), batch):
         run(service.recompute_variants, shop_id, variant_ids[start:start + batch], plan=PLAN,
             check_totals=check_totals)

@@ -21,7 +21,7 @@ from app.errors import IntegrationError, TransientError
 from app.security import LinkSigner, TokenCipher
 from integrations.suppliers import supplier_channel
 from workers.context import runtime
-from workers.job import job, run, unit
+from workers.job import call, job, run, unit
 from workers.shopify import admin_for
 
 log = logging.getLogger(__name__)
@@ -62,8 +62,7 @@ def send_purchase_order(po_id: int) -> None:
 
 
 def _record_sent(rt, po_id: int) -> None:
-    with unit_of_work(rt.sessions) as session:
-        dispatch.record_sent(session, po_id)
+    call(dispatch.record_sent, po_id)
 
 
 @job
@@ -75,8 +74,7 @@ def push_receipts(po_id: int) -> None:
         shop_id = session.scalar(select(PurchaseOrder.shop_id).where(PurchaseOrder.id == po_id))
     admin = admin_for(shop_id) if ids and shop_id is not None else None
     if ids and admin is None:  # no retry can help: say so where the merchant looks
-        with unit_of_work(rt.sessions) as session:
-            receiving.fail_pending_receipts(session, po_id, NO_ADMIN_ACCESS)
+        call(receiving.fail_pending_receipts, po_id, NO_ADMIN_ACCESS)
         log.warning("purchase order %s: %s", po_id, NO_ADMIN_ACCESS)
         return
     for receipt_id in ids:
@@ -84,8 +82,7 @@ def push_receipts(po_id: int) -> None:
 
 
 def _push_receipt(rt, admin, receipt_id: int) -> None:
-    with unit_of_work(rt.sessions) as session:
-        push = receiving.claim_receipt(session, receipt_id)
+    push = call(receiving.claim_receipt, receipt_id)
     if push is None:
         return
     try:
@@ -96,8 +93,7 @@ def _push_receipt(rt, admin, receipt_id: int) -> None:
         _record_push_failure(rt, receipt_id, exc)
         raise
     # Crash window: Shopify has the units and this commit has not happened yet.
-    with unit_of_work(rt.sessions) as session:
-        receiving.record_receipt_pushed(session, receipt_id)
+    call(receiving.record_receipt_pushed, receipt_id)
 
 
 def _record_push_failure(rt, receipt_id: int, exc: IntegrationError) -> None:
@@ -107,7 +103,6 @@ def _record_push_failure(rt, receipt_id: int, exc: IntegrationError) -> None:
         outcome = receiving.UNKNOWN  # a timeout or 5xx may have applied the delta
     else:
         outcome = receiving.FAILED
-    with unit_of_work(rt.sessions) as session:
-        receiving.record_receipt_failure(session, receipt_id, f"{type(exc).__name__}: {exc}",
-                                         outcome=outcome)
+    call(receiving.record_receipt_failure, receipt_id, f"{type(exc).__name__}: {exc}",
+         outcome=outcome)
 

@@ -105,8 +105,8 @@ def test_a_push_asked_for_while_one_runs_is_run_again_by_it_so_shopify_ends_with
 
     from rq import Queue
 
-    from tests.conftest import burst_worker
     from app.jobs import WEBHOOKS
+    from tests.conftest import burst_worker
     from workers.queues import run_coalesced
 
     fake, shop_id = storefront.fake, storefront.shop_id
