@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 import redis
 from sqlalchemy import Engine
@@ -18,9 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import Settings
 from app.db import make_engine, make_session_factory
 from app.domain.ports import AccessTokenSource, ShopifyAdmin, TokenEndpoint
-
-if TYPE_CHECKING:
-    from app.inbox import InboxWriter
+from app.intake.pump import queue_pump
+from app.intake.writer import InboxWriter
 
 
 @dataclass
@@ -38,8 +36,7 @@ class Runtime:
     @cached_property
     def inbox(self) -> InboxWriter:
         """Stores webhook deliveries for the web process's request threads."""
-        from app.inbox import InboxWriter
-        return InboxWriter(self.engine, self.redis)
+        return InboxWriter(self.engine, self.redis, queue_pump=queue_pump)
 
     @cached_property
     def redis(self) -> redis.Redis:
