@@ -52,6 +52,16 @@ def test_a_burst_of_webhooks_waits_as_ids_behind_a_single_pump_job(rt, client, s
     assert rt.redis.llen(handoff.PENDING) == 0
 
 
+def test_the_pump_job_goes_on_the_webhooks_queue_with_the_workers_retries(rt, client, shop):
+    post(client, 1)
+    [job_id] = queued_job_ids(rt)
+    job = Queue(queues.WEBHOOKS, connection=rt.redis).fetch_job(job_id)
+    assert job.func_name == "workers.intake.pump_webhooks"
+    assert (job.retries_left, job.retry_intervals) == (queues.DEFAULT_RETRY.max,
+                                                       queues.DEFAULT_RETRY.intervals)
+    assert (job.result_ttl, job.failure_ttl) == (0, 86400)
+
+
 def test_the_pump_makes_one_process_webhook_job_per_event(rt, client, shop):
     post(client, 1), post(client, 2)
     with rt.sessions() as session:
