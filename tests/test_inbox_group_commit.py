@@ -13,9 +13,10 @@ from sqlalchemy.exc import DBAPIError
 
 from app.domain.intake import service as intake
 from app.domain.intake.models import EventStatus, WebhookEvent
-from app.intake import handoff, store
+from app.intake import handoff
 from app.intake import writer as inbox
 from app.intake.pump import queue_pump
+from app.intake.store import record_deliveries
 from app.migrate import upgrade
 from app.runtime import Runtime
 from tests.support.factories import make_shop
@@ -43,7 +44,7 @@ class GatedStore:
         if len(self.batches) == 1:
             self.first_entered.set()
             assert self.release.wait(10)
-        return store.record_deliveries(connection, rows)
+        return record_deliveries(connection, rows)
 
 
 def new_writer(rt, **timings) -> inbox.InboxWriter:
@@ -129,7 +130,7 @@ def test_a_lone_request_does_not_wait_to_gather(rt, monkeypatch):
 
 def test_two_deliveries_of_one_event_in_one_batch_are_stored_once(rt, writer):
     with rt.engine.connect() as connection:
-        first, second = store.record_deliveries(
+        first, second = record_deliveries(
             connection, [row(1, event_id="same"), row(2, event_id="same")])
         connection.commit()
     assert first.pending and not first.duplicate
@@ -258,7 +259,7 @@ def test_postgresql_and_sqlite_give_a_delivery_the_same_status(any_database):
     make_shop(any_database, domain=INACTIVE, active=False)
     rows = [row(n, topic=topic, shop=shop) for n, (topic, shop, _) in enumerate(STATUS_RULE)]
     with any_database.engine.connect() as connection:
-        recorded = store.record_deliveries(connection, rows)
+        recorded = record_deliveries(connection, rows)
         connection.commit()
 
     expected = [status for *_, status in STATUS_RULE]
