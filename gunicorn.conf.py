@@ -3,7 +3,7 @@
 Intake waits on PostgreSQL (the commit that makes a webhook durable) and Redis more
 than it computes, so each process serves several requests at once with threads, and
 a 2-core machine runs two processes. The requests of one process share their commits
-(app/inbox.py), so more of them at once make larger batches. 16 threads, not 8: the
+(app/intake/writer.py), so more of them at once make larger batches. 16 threads, not 8: the
 kernel hands each process a random share of the connections (reuse_port below), and
 a process that drew more connections than it has threads left the extra requests
 queued while their core had time for them. The runs behind these choices are in

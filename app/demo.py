@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 
 from app.config import INSTANCE_DIR, Settings
 from app.db import unit_of_work
+from app.devserver import DEV_WEBHOOK_SECRET, _persistent_secret
 from app.domain.intake.models import WebhookEvent
 from app.domain.inventory import sync
 from app.domain.inventory.models import ShopSettings, Variant
@@ -43,6 +44,7 @@ from app.domain.suppliers.shopify_receipts import RECEIPTS
 from app.domain.suppliers.supply import PLAN
 from app.errors import BackorderError
 from app.runtime import Runtime
+from app.web.merchant.identity import login_link
 from integrations.shopify.fake import FakeShopifyAdmin
 from integrations.shopify.webhooks import sign_webhook
 
@@ -88,7 +90,6 @@ class DemoError(BackorderError):
 
 def dev_settings(public_url: str | None = None) -> Settings:
     """The settings `make run` gives its processes: the same secret key and webhook secret."""
-    from app.devserver import DEV_WEBHOOK_SECRET, _persistent_secret
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     if not env.get("SECRET_KEY"):
@@ -272,7 +273,6 @@ def _wait(rt: Runtime, shop_id: int, webhooks: int, seconds: float) -> Progress:
 
 def summary(rt: Runtime, shop_id: int, base_url: str) -> str:
     """What happened, and where to look."""
-    from app.web.merchant.identity import login_link
     with unit_of_work(rt.sessions) as session:
         rows = _variant_lines(session, shop_id)
         drafted = _drafted(session, shop_id)

@@ -14,7 +14,8 @@ PROCESSING_SECONDS = Histogram(
 ENQUEUE_FAILURES = Counter(
     "backorder_enqueue_failures_total", "Jobs that could not be enqueued (Redis unreachable)")
 INBOX_BATCH_ROWS = Histogram(
-    "backorder_inbox_batch_rows", "Webhooks stored by one shared INSERT and commit (app/inbox.py)",
+    "backorder_inbox_batch_rows",
+    "Webhooks stored by one shared INSERT and commit (app/intake/writer.py)",
     buckets=(1, 2, 4, 8, 16, 32, 64))
 BATCH_EVENTS = Histogram(
     "backorder_batch_events", "Webhooks a worker applied in one batch (one recompute, one commit)",

@@ -9,18 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 import redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import jobs
 from app.config import Settings
 from app.db import make_engine, make_session_factory
 from app.domain.ports import AccessTokenSource, ShopifyAdmin, TokenEndpoint
-
-if TYPE_CHECKING:
-    from app.inbox import InboxWriter
+from app.intake.writer import InboxWriter
+from integrations import factory
 
 
 @dataclass
@@ -38,8 +37,7 @@ class Runtime:
     @cached_property
     def inbox(self) -> InboxWriter:
         """Stores webhook deliveries for the web process's request threads."""
-        from app.inbox import InboxWriter
-        return InboxWriter(self.engine, self.redis)
+        return InboxWriter(self.engine, self.redis, queue_pump=jobs.queue_pump)
 
     @cached_property
     def redis(self) -> redis.Redis:
@@ -51,13 +49,11 @@ class Runtime:
     def shopify_admin(self, domain: str, token: str | AccessTokenSource) -> ShopifyAdmin:
         if self.admin_factory is not None:
             return self.admin_factory(domain, token)
-        from integrations.factory import shopify_admin
-        return shopify_admin(self.settings, domain, token)
+        return factory.shopify_admin(self.settings, domain, token)
 
     def shopify_tokens(self) -> TokenEndpoint:
         """Shopify's token endpoint for this app (OAuth code, token exchange, refresh)."""
-        from integrations.factory import shopify_tokens
-        return shopify_tokens(self.settings)
+        return factory.shopify_tokens(self.settings)
 
     def close(self) -> None:
         if "inbox" in self.__dict__:

@@ -1,4 +1,8 @@
-"""The one place adapters are chosen from settings. Dev and tests need no credentials."""
+"""The one place adapters are chosen from settings. Dev and tests need no credentials.
+
+Each adapter is imported when it is chosen: a process loads only the vendor SDKs its
+settings use (the console twins need none).
+"""
 
 from __future__ import annotations
 

@@ -11,14 +11,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from app import inbox
 from app.domain.intake import service as intake
 from app.domain.intake.models import EventStatus, WebhookEvent
+from app.intake import handoff
+from app.intake import writer as inbox
+from app.intake.store import record_deliveries
+from app.jobs import queue_pump
 from app.migrate import upgrade
 from app.runtime import Runtime
 from tests.support.factories import make_shop
 from tests.support.shopify import SHOP
-from workers import intake as handoff
 
 
 def row(n: int, *, event_id: str | None = None, topic: str = "orders/create",
@@ -42,7 +44,11 @@ class GatedStore:
         if len(self.batches) == 1:
             self.first_entered.set()
             assert self.release.wait(10)
-        return intake.record_deliveries(connection, rows)
+        return record_deliveries(connection, rows)
+
+
+def new_writer(rt, **timings) -> inbox.InboxWriter:
+    return inbox.InboxWriter(rt.engine, rt.redis, queue_pump=queue_pump, **timings)
 
 
 def queued(writer: inbox.InboxWriter, n: int) -> None:
@@ -56,7 +62,7 @@ def queued(writer: inbox.InboxWriter, n: int) -> None:
 @pytest.fixture
 def writer(rt):
     make_shop(rt, domain=SHOP)
-    writer = inbox.InboxWriter(rt.engine, rt.redis)
+    writer = new_writer(rt)
     yield writer
     writer.close()
 
@@ -87,7 +93,7 @@ def test_requests_arriving_during_a_commit_share_the_next_one(rt, writer, monkey
 
 def test_under_load_a_new_leader_waits_for_the_rows_on_their_way(rt, monkeypatch):
     make_shop(rt, domain=SHOP)
-    writer = inbox.InboxWriter(rt.engine, rt.redis, gather=0.5)
+    writer = new_writer(rt, gather=0.5)
     store = GatedStore(monkeypatch)
     try:
         with ThreadPoolExecutor(4) as pool:
@@ -112,7 +118,7 @@ def test_under_load_a_new_leader_waits_for_the_rows_on_their_way(rt, monkeypatch
 
 def test_a_lone_request_does_not_wait_to_gather(rt, monkeypatch):
     make_shop(rt, domain=SHOP)
-    writer = inbox.InboxWriter(rt.engine, rt.redis, gather=30)
+    writer = new_writer(rt, gather=30)
     try:
         started = time.monotonic()
         for n in range(3):
@@ -124,7 +130,7 @@ def test_a_lone_request_does_not_wait_to_gather(rt, monkeypatch):
 
 def test_two_deliveries_of_one_event_in_one_batch_are_stored_once(rt, writer):
     with rt.engine.connect() as connection:
-        first, second = intake.record_deliveries(
+        first, second = record_deliveries(
             connection, [row(1, event_id="same"), row(2, event_id="same")])
         connection.commit()
     assert first.pending and not first.duplicate
@@ -173,18 +179,21 @@ def test_a_lone_request_writes_its_own_row_and_hands_it_off(rt, writer):
     assert rt.redis.lrange(handoff.PENDING, 0, -1) == [str(recorded.event_id).encode()]
 
 
+real_hand_off = handoff.hand_off  # kept: GatedHandOff replaces it in the module
+
+
 class GatedHandOff:
-    """workers.intake.hand_off held until released, its calls logged."""
+    """app.intake.handoff.hand_off held until released, its calls logged."""
 
     def __init__(self, monkeypatch):
         self.calls: list[list[int]] = []
         self.release = threading.Event()
-        monkeypatch.setattr(inbox, "hand_off", self)
+        monkeypatch.setattr(handoff, "hand_off", self)
 
-    def __call__(self, connection, event_ids):
+    def __call__(self, connection, event_ids, queue_pump):
         assert self.release.wait(10)
         self.calls.append(list(event_ids))
-        return handoff.hand_off(connection, event_ids)
+        return real_hand_off(connection, event_ids, queue_pump)
 
 
 def test_the_answer_does_not_wait_for_redis(rt, writer, monkeypatch):
@@ -202,7 +211,7 @@ def test_commits_within_the_linger_share_one_redis_round_trip(rt, monkeypatch):
     make_shop(rt, domain=SHOP)
     redis = GatedHandOff(monkeypatch)
     redis.release.set()
-    writer = inbox.InboxWriter(rt.engine, rt.redis, linger=0.5)
+    writer = new_writer(rt, linger=0.5)
     try:
         ids = [writer.record(row(n)).event_id for n in range(3)]  # three commits
         assert writer.hand_off.flush()
@@ -213,7 +222,7 @@ def test_commits_within_the_linger_share_one_redis_round_trip(rt, monkeypatch):
 
 def test_ids_waiting_when_the_process_exits_are_handed_off(rt, monkeypatch):
     make_shop(rt, domain=SHOP)
-    writer = inbox.InboxWriter(rt.engine, rt.redis, linger=30)  # would wait half a minute
+    writer = new_writer(rt, linger=30)  # would wait half a minute
     recorded = writer.record(row(1))
     time.sleep(0.3)  # the hand-off thread is in its linger by now: the exit must cut it short
     started = time.monotonic()
@@ -250,7 +259,7 @@ def test_postgresql_and_sqlite_give_a_delivery_the_same_status(any_database):
     make_shop(any_database, domain=INACTIVE, active=False)
     rows = [row(n, topic=topic, shop=shop) for n, (topic, shop, _) in enumerate(STATUS_RULE)]
     with any_database.engine.connect() as connection:
-        recorded = intake.record_deliveries(connection, rows)
+        recorded = record_deliveries(connection, rows)
         connection.commit()
 
     expected = [status for *_, status in STATUS_RULE]

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from app import jobs as app_jobs
 from app.domain.intake.models import EventStatus, WebhookEvent
-from app.jobs import WEBHOOKS
+from app.intake import handoff
+from app.jobs import DEFAULT_RETRY, WEBHOOKS
 from tests.conftest import WEBHOOK_SECRET
 from tests.support.factories import make_shop
 from tests.support.shopify import SHOP, post_webhook
@@ -45,12 +46,22 @@ def shop(rt):
 def test_a_burst_of_webhooks_waits_as_ids_behind_a_single_pump_job(rt, client, shop, run_jobs):
     for n in range(3):
         assert post(client, n).status_code == 200
-    assert rt.redis.llen(intake.PENDING) == 3
+    assert rt.redis.llen(handoff.PENDING) == 3
     assert pumps(rt) == 1 and len(queued_job_ids(rt)) == 1
 
     run_jobs()
     assert statuses(rt) == [EventStatus.PROCESSED] * 3
-    assert rt.redis.llen(intake.PENDING) == 0
+    assert rt.redis.llen(handoff.PENDING) == 0
+
+
+def test_the_pump_job_goes_on_the_webhooks_queue_with_the_workers_retries(rt, client, shop):
+    post(client, 1)
+    [job_id] = queued_job_ids(rt)
+    job = Queue(WEBHOOKS, connection=rt.redis).fetch_job(job_id)
+    assert job.func_name == "workers.intake.pump_webhooks"
+    assert (job.retries_left, job.retry_intervals) == (DEFAULT_RETRY.max,
+                                                       DEFAULT_RETRY.intervals)
+    assert (job.result_ttl, job.failure_ttl) == (0, 86400)
 
 
 def test_the_pump_makes_one_process_webhook_job_per_event(rt, client, shop):
@@ -70,7 +81,7 @@ def test_a_webhook_arriving_after_the_pump_started_queues_the_next_pump(rt, clie
 
     post(client, 2)
     assert pumps(rt) == 1
-    assert rt.redis.llen(intake.PENDING) == 1
+    assert rt.redis.llen(handoff.PENDING) == 1
 
 
 def test_a_long_backlog_is_pumped_in_bounded_runs_that_queue_their_successor(
@@ -79,7 +90,7 @@ def test_a_long_backlog_is_pumped_in_bounded_runs_that_queue_their_successor(
     monkeypatch.setattr(intake, "MAX_BATCHES", 1)
     for n in range(5):
         post(client, n)
-    rt.redis.delete(Queue(WEBHOOKS, connection=rt.redis).key, intake.PUMP_WAITING)
+    rt.redis.delete(Queue(WEBHOOKS, connection=rt.redis).key, handoff.PUMP_WAITING)
 
     assert intake.pump(rt.redis, rt.sessions) == 2
     assert pumps(rt) == 1  # the successor
@@ -92,10 +103,10 @@ def test_a_hand_off_that_never_happens_loses_nothing(rt, client, shop, run_jobs,
     """As when the web process dies after its answer, before its hand-off thread ran."""
     def dies(*_args):
         raise RuntimeError("the web process died right after the commit")
-    monkeypatch.setattr("app.inbox.hand_off", dies)
+    monkeypatch.setattr(handoff, "hand_off", dies)
     assert post(client, 1).status_code == 200  # stored: Shopify is told so
     assert statuses(rt) == [EventStatus.RECEIVED]
-    assert rt.redis.llen(intake.PENDING) == 0 and queued_job_ids(rt) == []
+    assert rt.redis.llen(handoff.PENDING) == 0 and queued_job_ids(rt) == []
 
     assert jobs.sweep_inbox(older_than_seconds=0) == 1
     run_jobs()
@@ -111,7 +122,7 @@ def test_a_pump_that_dies_after_taking_the_ids_loses_nothing(rt, client, shop, r
     monkeypatch.setattr(app_jobs, "put_many", redis_gone)
     with pytest.raises(RedisConnectionError):
         intake.pump(rt.redis, rt.sessions)
-    assert rt.redis.llen(intake.PENDING) == 0  # the ids were taken, their jobs never made
+    assert rt.redis.llen(handoff.PENDING) == 0  # the ids were taken, their jobs never made
     monkeypatch.undo()
 
     assert statuses(rt) == [EventStatus.RECEIVED] * 2
@@ -122,11 +133,11 @@ def test_a_pump_that_dies_after_taking_the_ids_loses_nothing(rt, client, shop, r
 
 def test_a_marker_left_without_its_pump_holds_ids_back_only_until_it_expires(
         rt, client, shop, run_jobs):
-    rt.redis.set(intake.PUMP_WAITING, 1, ex=1)  # a process died between marker and job
+    rt.redis.set(handoff.PUMP_WAITING, 1, ex=1)  # a process died between marker and job
     post(client, 1)
     assert pumps(rt) == 0
 
-    rt.redis.delete(intake.PUMP_WAITING)  # what its expiry does a second later
+    rt.redis.delete(handoff.PUMP_WAITING)  # what its expiry does a second later
     post(client, 2)
     assert pumps(rt) == 1
     run_jobs()

@@ -17,7 +17,7 @@ from rq import Queue
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job
 
-from app.jobs.routes import Route, route
+from app.jobs.routes import Route, pump_route, route
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,12 @@ def put(connection: Redis, job: Route) -> None:
         queue.enqueue_at(job.at, func, *args, job_id=job.job_id, **job.options)
     else:
         queue.enqueue(func, *args, job_id=job.job_id, **job.options)
+
+
+def queue_pump(connection: Redis) -> None:
+    """Put one pump job on the webhooks queue (the intake hand-off calls this); raises
+    RedisError."""
+    put(connection, pump_route())
 
 
 def put_many(connection: Redis, intents: Iterable) -> None:

@@ -26,7 +26,7 @@ def shopify():
         raise Unauthorized("HMAC signature is missing or does not match")
     delivery = intake.delivery_from_headers(request.headers)
     payload = intake.parse_payload(body, delivery)
-    # Committed before this returns; the id reaches the workers just after (app/inbox.py).
+    # Committed before this returns; the id reaches the workers just after (app/intake/).
     recorded = runtime.inbox.record(intake.inbox_row(delivery, payload, body))
     WEBHOOKS_RECEIVED.labels(label, _outcome(recorded)).inc()
     return "", 200

@@ -7,27 +7,13 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 import orjson
 import simdjson
-from sqlalchemy import (
-    Boolean,
-    Connection,
-    String,
-    and_,
-    bindparam,
-    case,
-    exists,
-    literal,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.db import fetch_native, ignoring_conflict
 from app.domain.base import utcnow
 from app.domain.intake.checks import BOM, check_payload, parse_time
 from app.domain.intake.models import EventStatus, WebhookEvent
@@ -130,6 +116,8 @@ def _strict_json(body: bytes):
 
 @dataclass(frozen=True)
 class Recorded:
+    """What became of one delivery given to the inbox to store."""
+
     event_id: int | None  # None: a duplicate of an event already stored
     pending: bool         # True: a worker should process it
 
@@ -147,106 +135,6 @@ def inbox_row(delivery: Delivery, payload: Mapping, body: bytes) -> dict:
         received_at=utcnow(), resource_id=_resource_id(payload),
         payload=body.decode("utf-8"), handled=delivery.topic in HANDLED_TOPICS,
         compliance=delivery.topic in COMPLIANCE_TOPICS)
-
-
-def record_deliveries(connection: Connection, rows: Sequence[dict]) -> list[Recorded]:
-    """Store each delivery once, in the order given; duplicates (of stored rows or of an
-    earlier row in `rows`) are recognised by the (shop, key) constraint.
-
-    The shop and the status are looked up inside the INSERT. On PostgreSQL every row goes
-    in one statement (one round trip, one commit however many deliveries wait); SQLite,
-    the local default, takes them one statement each.
-    """
-    if connection.dialect.name != "postgresql":
-        statement = _record_statement(connection.dialect.name)
-        return [_recorded(connection.execute(statement, row).first()) for row in rows]
-    values = tuple(row[name] for row in rows for name in _VALUES)
-    stored = {(domain, key): (event_id, pending) for event_id, pending, domain, key
-              in fetch_native(connection, _record_many_sql(len(rows)), values)}
-    # pop: of two rows with one key, the first is stored and the second is its duplicate
-    return [_recorded(stored.pop((row["shop_domain"], row["dedup_key"]), None)) for row in rows]
-
-
-def _recorded(row) -> Recorded:
-    """From (id, pending, ...) as RETURNING gives it; None: nothing stored, a duplicate."""
-    if row is None:
-        return Recorded(event_id=None, pending=False)
-    return Recorded(event_id=row[0], pending=bool(row[1]))
-
-
-_COPIED = ("shop_domain", "topic", "dedup_key", "webhook_id", "event_id", "api_version",
-           "triggered_at", "received_at", "resource_id", "payload")
-_FLAGS = ("handled", "compliance")
-_VALUES = (*_COPIED, *_FLAGS)
-
-
-@lru_cache(maxsize=2)
-def _record_statement(dialect: str):
-    """One row, built once per dialect: RECEIVED for a handled topic of a known, active
-    shop (any shop for compliance topics), IGNORED otherwise."""
-    table = WebhookEvent.__table__
-    domain = bindparam("shop_domain")
-    values = {name: bindparam(name, type_=table.c[name].type) for name in _COPIED}
-    return ignoring_conflict(
-        dialect, table, {**values, **_derived(domain, *(bindparam(flag, type_=Boolean)
-                                                        for flag in _FLAGS))},
-        ["shop_domain", "dedup_key"], returning=_returned(table))
-
-
-@lru_cache(maxsize=64)
-def _record_many_sql(rows: int) -> str:
-    """PostgreSQL, `rows` rows: the rule of `_record_statement` (a test holds the two to
-    one answer), as SQL text with the server's placeholders ($1 ...), run on the driver
-    (`fetch_native`). Every value is a plain parameter, cast in the VALUES list: psycopg
-    adapts arrays in Python, and the same INSERT built with SQLAlchemy's values() costs
-    far more CPU than this text (bench/README.md)."""
-    table = WebhookEvent.__table__
-    casts = [_pg_type(table.c[name].type) for name in _COPIED] + ["boolean", "boolean"]
-    width = len(casts)
-    values = ", ".join(
-        "(" + ", ".join(f"${n * width + i}::{cast}" for i, cast in enumerate(casts, 1)) + ")"
-        for n in range(rows))
-    received, ignored = (f"'{status.name}'" for status in (EventStatus.RECEIVED,
-                                                             EventStatus.IGNORED))
-    return (f"INSERT INTO webhook_events ({', '.join(_COPIED)}, shop_id, status, attempts) "
-            f"SELECT {', '.join('incoming.' + name for name in _COPIED)}, shops.id, "
-            f"CASE WHEN incoming.handled AND shops.id IS NOT NULL "
-            f"AND (shops.active OR incoming.compliance) THEN {received} ELSE {ignored} END, 0 "
-            f"FROM (VALUES {values}) AS incoming ({', '.join(_VALUES)}) "
-            f"LEFT JOIN shops ON shops.domain = incoming.shop_domain "
-            f"ON CONFLICT (shop_domain, dedup_key) DO NOTHING "
-            f"RETURNING id, status = {received} AS pending, shop_domain, dedup_key")
-
-
-def _pg_type(kind) -> str:
-    # text, not varchar(n): a value too long for its column fails the INSERT instead of
-    # being cut to fit by the cast
-    return "text" if isinstance(kind, String) else kind.compile(dialect=_pg_dialect())
-
-
-@lru_cache(maxsize=1)
-def _pg_dialect():
-    from sqlalchemy.dialects import postgresql
-    return postgresql.dialect()
-
-
-def _derived(domain, handled, compliance) -> dict:
-    """The columns computed in the database: the shop, the status, the attempt count."""
-    eligible = exists().where(Shop.domain == domain,
-                              or_(Shop.active.is_(True), compliance))
-    status = case((and_(handled, eligible), _constant(EventStatus.RECEIVED)),
-                  else_=_constant(EventStatus.IGNORED))
-    return {"shop_id": select(Shop.id).where(Shop.domain == domain).scalar_subquery(),
-            "status": status, "attempts": literal(0)}
-
-
-def _returned(table) -> tuple:
-    """After the id (`ignoring_conflict` returns it first): whether it is pending."""
-    return ((table.c.status == _constant(EventStatus.RECEIVED)).label("pending"),)
-
-
-def _constant(status: EventStatus):
-    return literal(status, WebhookEvent.__table__.c.status.type)
 
 
 def _resource_id(payload: Mapping) -> int | None:

@@ -7,8 +7,8 @@ that finds nobody writing writes everything queued in one statement and one comm
 passes the lead on, gives the new ids to the hand-off thread, and wakes the requests it
 wrote for. A lone request writes its own row with no thread hand-off; under load the
 costs are shared. A process runs at most as many requests as it has threads, so a batch
-never holds more rows than that. The hand-off thread gives the workers the ids of every
-commit of the last LINGER in one Redis round trip.
+never holds more rows than that. The hand-off thread (handoff.py) gives the workers the ids
+of every commit of the last LINGER in one Redis round trip.
 
 Nothing is acknowledged before its commit. The answer does not wait for Redis: an id
 that misses it (Redis down, the process killed before its hand-off) stays `received`,
@@ -17,7 +17,6 @@ and the inbox sweeper re-enqueues it.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import threading
 import time
@@ -26,17 +25,15 @@ from redis import Redis
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from app.domain.intake.service import Recorded, record_deliveries
-from app.metrics import ENQUEUE_FAILURES, INBOX_BATCH_ROWS
-from workers.intake import hand_off
+from app.domain.intake.service import Recorded
+from app.intake.handoff import LINGER, HandOff, QueuePump
+from app.intake.store import record_deliveries
+from app.metrics import INBOX_BATCH_ROWS
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 64  # a guard only: a batch is bounded by the requests a process runs at once
 ANSWER_TIMEOUT = 20.0  # seconds a request waits for its commit, under gunicorn's 30
-# How long the hand-off waits for more commits to join its Redis round trip: at most
-# 1/LINGER round trips a second per process, whatever the rate of webhooks.
-LINGER = 0.02
 # Under load, how long a new leader lets the rows of requests on their way join its batch
 # before it writes (as PostgreSQL's commit_delay does for WAL flushes): a statement, a
 # commit and a round trip cost far more than the rows they carry (bench/README.md, stop 12).
@@ -70,87 +67,6 @@ class _Waiting:
         return self.result
 
 
-class HandOff:
-    """Gives committed event ids to the workers from a thread of its own.
-
-    A Redis round trip costs the web process about as much CPU as the shared INSERT, and
-    a request gains nothing from waiting for it: its row is committed, so an id that never
-    reaches Redis (Redis down, the process killed) stays `received` and the inbox sweeper
-    re-enqueues it. So the leader only appends ids here; the thread waits LINGER for more
-    commits to join, then hands all of them off in one round trip. The thread starts with
-    the first ids, and whatever is waiting is handed off when the process exits.
-    """
-
-    def __init__(self, redis: Redis, *, linger: float = LINGER):
-        self._redis, self._linger = redis, linger
-        self._changed = threading.Condition()
-        self._ids: list[int] = []
-        self._given = self._done = 0  # ids given to this object / handed off or failed
-        self._closing = False
-        self._closed = threading.Event()  # cuts a linger short: the process is leaving
-        self._thread: threading.Thread | None = None
-
-    def give(self, event_ids: list[int]) -> None:
-        if not event_ids:
-            return
-        with self._changed:
-            self._ids.extend(event_ids)
-            self._given += len(event_ids)
-            closed = self._closing
-            if self._thread is None and not closed:
-                self._start()
-            self._changed.notify_all()
-        if closed:  # the process is on its way out: no thread to wait for
-            self._round()
-
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every id given so far is handed off (or failed); False on timeout."""
-        with self._changed:
-            target = self._given
-            return self._changed.wait_for(lambda: self._done >= target, timeout)
-
-    def close(self, timeout: float = 5.0) -> None:
-        with self._changed:
-            self._closing = True
-            self._closed.set()
-            self._changed.notify_all()
-            thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
-            atexit.unregister(self.close)
-
-    def _start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="inbox-hand-off", daemon=True)
-        self._thread.start()
-        atexit.register(self.close)  # gunicorn's workers leave through sys.exit
-
-    def _run(self) -> None:
-        while self._round():
-            pass
-
-    def _round(self) -> bool:
-        """Hand off what is waiting, after the linger; False once closed and empty."""
-        with self._changed:
-            self._changed.wait_for(lambda: self._ids or self._closing)
-            if not self._ids:
-                return False
-        # more commits join this round trip; a close() during the linger ends it at once
-        self._closed.wait(self._linger)
-        with self._changed:
-            ids, self._ids = self._ids, []
-        try:
-            if not hand_off(self._redis, ids):
-                ENQUEUE_FAILURES.inc(len(ids))
-        except Exception:  # noqa: BLE001 - the rows are stored: the sweeper hands them off
-            log.exception("hand-off of %d webhooks failed (the sweeper will retry)", len(ids))
-            ENQUEUE_FAILURES.inc(len(ids))
-        finally:
-            with self._changed:
-                self._done += len(ids)
-                self._changed.notify_all()
-        return True
-
-
 class InboxWriter:
     """Stores inbox rows for the request threads of one process, many per commit.
 
@@ -159,13 +75,13 @@ class InboxWriter:
     oldest request still waiting. A lone request so writes its own row with no thread
     hand-off, and under load one wake-up answers each request. Under load (the previous
     batch held more than one row) a new leader first waits `gather` for more rows. The ids
-    go to `hand_off`.
+    go to `hand_off`, which queues the pump with `queue_pump`.
     """
 
-    def __init__(self, engine: Engine, redis: Redis, *, linger: float = LINGER,
-                 gather: float = GATHER):
+    def __init__(self, engine: Engine, redis: Redis, *, queue_pump: QueuePump,
+                 linger: float = LINGER, gather: float = GATHER):
         self._engine, self._gather = engine, gather
-        self.hand_off = HandOff(redis, linger=linger)
+        self.hand_off = HandOff(redis, queue_pump=queue_pump, linger=linger)
         self._last_batch = 0  # rows in the previous batch; only the leader touches it
         self._mutex = threading.Lock()
         self._queue: list[_Waiting] = []
