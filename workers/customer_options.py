@@ -1,9 +1,11 @@
-"""Jobs for the customer's options: edit the Shopify order after a cancel, create goodwill codes.
+"""Jobs for the customer's options: edit the Shopify order after a cancel and refund the
+removed units, create goodwill codes.
 
 Each job takes a row id, reads what to ask in a short transaction, calls Shopify
-outside any transaction, and records the outcome on the row. Both calls are safe
-to repeat (see integrations/shopify/customer_options.py), so a retried or
-duplicated job never edits twice or creates a second code. Transient errors are
+outside any transaction, and records the outcome on the row. The calls are safe
+to repeat (see integrations/shopify/customer_options.py and
+app/domain/customer_options/refunds.py), so a retried or duplicated job never
+edits or refunds twice, or creates a second code. Transient errors are
 re-raised for RQ's backoff; permanent ones are recorded and shown to the merchant.
 """
 
@@ -15,7 +17,7 @@ from datetime import timedelta
 
 from app.db import unit_of_work
 from app.domain.base import utcnow
-from app.domain.customer_options import discounts, order_edits
+from app.domain.customer_options import discounts, order_edits, refunds
 from app.errors import AuthRevoked, PermanentError, TransientError
 from workers import queues
 from workers.context import runtime
@@ -31,13 +33,33 @@ def edit_shopify_order(cancellation_id: int) -> str:
         plan = order_edits.pending_edit(session, cancellation_id)
     if plan is None:
         return "skipped"
-    return _call(plan.shop_id, lambda admin: admin.set_line_item_quantity(
+    outcome = _call(plan.shop_id, lambda admin: admin.set_line_item_quantity(
         order_id=plan.order_id, line_item_id=plan.line_item_id, quantity=plan.kept_quantity,
         staff_note=plan.staff_note),
         done=lambda session, _result: order_edits.record_edited(
             session, cancellation_id, now=utcnow()),
         error=lambda session, exc, final: order_edits.record_edit_error(
             session, cancellation_id, exc, final=final, now=utcnow()))
+    if outcome == "done":  # committed: the refund of the removed units may follow
+        with unit_of_work(runtime().sessions) as session:
+            followups = refunds.after_edit(session, cancellation_id)
+        queues.enqueue_all(runtime().redis, followups)  # a miss is the sweeper's
+    return outcome
+
+
+def refund_cancelled_units(cancellation_id: int) -> str:
+    """Refund the units an edit removed, once (customer_options.refunds says how)."""
+    # One run at a time: two runs could both find no refund and both make one.
+    with queues.exclusive(runtime().redis, f"order-refund-{cancellation_id}"):
+        with unit_of_work(runtime().sessions) as session:
+            request = refunds.pending_refund(session, cancellation_id)
+        if request is None:
+            return "skipped"
+        return _call(request.shop_id, lambda admin: refunds.refund(admin, request),
+                     done=lambda session, outcome: refunds.record_refunded(
+                         session, cancellation_id, outcome, now=utcnow()),
+                     error=lambda session, exc, final: refunds.record_refund_error(
+                         session, cancellation_id, exc, final=final, now=utcnow()))
 
 
 def create_goodwill_discount(discount_id: int) -> str:
@@ -92,8 +114,12 @@ def enqueue_pending_discounts(shop_id: int) -> int:
 
 
 def sweep_order_edits(older_than_seconds: int = 300) -> int:
-    """Re-enqueue edits whose job was lost (Redis down at cancel time, a worker died); periodic."""
+    """Re-enqueue edits and refunds whose job was lost (Redis down at cancel time, a worker
+    died); periodic."""
+    older_than = timedelta(seconds=older_than_seconds)
     with unit_of_work(runtime().sessions) as session:
-        ids = order_edits.stale_edit_ids(session, now=utcnow(),
-                                         older_than=timedelta(seconds=older_than_seconds))
-    return len(ids) - queues.enqueue_all(runtime().redis, [order_edits.edit_job(i) for i in ids])
+        jobs = [order_edits.edit_job(i) for i in order_edits.stale_edit_ids(
+            session, now=utcnow(), older_than=older_than)]
+        jobs += [refunds.refund_job(i) for i in refunds.stale_refund_ids(
+            session, now=utcnow(), older_than=older_than)]
+    return len(jobs) - queues.enqueue_all(runtime().redis, jobs)

@@ -214,6 +214,53 @@ mutation BackorderCreateDiscountCode($discount: DiscountCodeBasicInput!) {
 }
 """
 
+# Refunding a customer's cancelled units after the edit removed them: the order's money
+# (what is owed, its payments and their refunds, earlier refunds' notes) and the cancelled
+# line's prices, all in the presentment currency (RefundInput wants it). `transactions`
+# and `refunds` are plain lists: $transactions and $refunds truncate them.
+ORDER_REFUND_STATE_QUERY = """
+query BackorderOrderRefundState($id: ID!, $lineItemId: ID!, $transactions: Int!,
+                                $refunds: Int!, $taxLines: Int!) {
+  order(id: $id) {
+    id
+    presentmentCurrencyCode
+    taxesIncluded
+    totalOutstandingSet { presentmentMoney { amount } }
+    transactions(first: $transactions) {
+      id
+      kind
+      status
+      gateway
+      amountSet { presentmentMoney { amount } }
+      parentTransaction { id }
+    }
+    refunds(first: $refunds) {
+      id
+      note
+      totalRefundedSet { presentmentMoney { amount } }
+    }
+  }
+  lineItem: node(id: $lineItemId) {
+    ... on LineItem {
+      id
+      quantity
+      discountedUnitPriceAfterAllDiscountsSet { presentmentMoney { amount } }
+      taxLines(first: $taxLines) { priceSet { presentmentMoney { amount } } }
+    }
+  }
+}
+"""
+
+# Money only, no refundLineItems: the edit already took the units off the order.
+REFUND_CREATE = """
+mutation BackorderRefundCreate($input: RefundInput!) {
+  refundCreate(input: $input) {
+    refund { id }
+    userErrors { field message }
+  }
+}
+"""
+
 # Fulfilment: the order's fulfillment orders with their line items and holds (to find the
 # app's own holds by handle, never anyone else's), and its tags.
 ORDER_FULFILMENT_QUERY = """
@@ -300,6 +347,8 @@ ALL_DOCUMENTS: tuple[str, ...] = (
     ORDER_EDIT_SET_QUANTITY,
     ORDER_EDIT_COMMIT,
     DISCOUNT_CODE_BASIC_CREATE,
+    ORDER_REFUND_STATE_QUERY,
+    REFUND_CREATE,
     ORDER_FULFILMENT_QUERY,
     FULFILLMENT_ORDER_HOLD,
     FULFILLMENT_ORDER_RELEASE_HOLD,

@@ -23,18 +23,33 @@ def test_customer_options_are_off_by_default_and_saved_from_the_settings_page(
     page = merchant_client.get("/app/settings/").get_data(as_text=True)
     assert 'id="edit_order_on_cancel" name="edit_order_on_cancel" value="on">' in page
     assert 'id="goodwill_enabled" name="goodwill_enabled" value="on">' in page
+    # The refund only ever follows an edit, so it is on until the merchant says otherwise.
+    assert 'id="refund_on_cancel" name="refund_on_cancel" value="on" checked>' in page
 
-    form = settings_form(edit_order_on_cancel="on", goodwill_enabled="on",
-                         goodwill_after_days="21", goodwill_kind="fixed_amount",
-                         goodwill_value="5.50")
+    form = settings_form(edit_order_on_cancel="on", refund_on_cancel="on",
+                         goodwill_enabled="on", goodwill_after_days="21",
+                         goodwill_kind="fixed_amount", goodwill_value="5.50")
     response = merchant_client.post("/app/settings/", data=form | {
         "csrf_token": csrf_token(merchant_client)})
 
     assert response.status_code == 303
     with rt.sessions() as session:
         assert session.get(ShopSettings, world.shop_id).extra["customer_options"] == {
-            "edit_order_on_cancel": True, "goodwill_enabled": True, "goodwill_after_days": 21,
-            "goodwill_kind": "fixed_amount", "goodwill_value": "5.50"}
+            "edit_order_on_cancel": True, "refund_on_cancel": True, "goodwill_enabled": True,
+            "goodwill_after_days": 21, "goodwill_kind": "fixed_amount", "goodwill_value": "5.50"}
+
+
+def test_the_merchant_turns_the_refund_off_and_the_page_shows_it_off(
+        rt, merchant_client, world):
+    form = settings_form(edit_order_on_cancel="on")  # refund_on_cancel unticked
+    merchant_client.post("/app/settings/", data=form | {
+        "csrf_token": csrf_token(merchant_client)})
+
+    with rt.sessions() as session:
+        options = session.get(ShopSettings, world.shop_id).extra["customer_options"]
+        assert (options["edit_order_on_cancel"], options["refund_on_cancel"]) == (True, False)
+    page = merchant_client.get("/app/settings/").get_data(as_text=True)
+    assert 'id="refund_on_cancel" name="refund_on_cancel" value="on">' in page
 
 
 def test_a_bad_goodwill_value_is_shown_next_to_its_field_and_nothing_is_saved(

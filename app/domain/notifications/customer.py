@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 
 from babel.dates import format_datetime
+from babel.numbers import format_currency
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.domain.customer_options import alternatives, order_edits
+from app.domain.customer_options import alternatives, order_edits, refunds
 from app.domain.inventory import state
 from app.domain.inventory.effects import CloseReason, EffectKind
 from app.domain.inventory.models import CustomerOrder, Effect, OrderLine
@@ -43,6 +45,7 @@ class LineStatus:
     open_units: int = 0
     alternatives: tuple[alternatives.Offer, ...] = ()  # in stock now, one click to ask for
     switch_requested: str | None = None  # the alternative asked for, once asked
+    refunded: str | None = None  # "€12.00": only once Shopify has made the refund
 
 
 @dataclass(frozen=True)
@@ -67,13 +70,21 @@ def status_page(session: Session, shop_id: int, order_id: int) -> StatusPage:
     shop, order = _shop_and_order(session, shop_id, order_id)
     offers = alternatives.offers_for(session, shop_id, order.lines)
     asked = alternatives.requests_for(session, shop_id, order_id)
+    refunded = refunds.refunded_lines(session, shop_id, order_id)
     lines = [replace(_line_status(line, shop.locale),
                      alternatives=tuple(offers.get(line.line_item_id, ()))
                      if line.line_item_id not in asked else (),
-                     switch_requested=asked.get(line.line_item_id))
+                     switch_requested=asked.get(line.line_item_id),
+                     refunded=_money(refunded.get(line.line_item_id), shop.locale))
              for line in sorted(order.lines, key=lambda x: x.line_item_id)]
     return StatusPage(shop.name or shop.domain, order.name or f"#{order.order_id}", lines,
                       _history(session, shop, order_id))
+
+
+def _money(amount: tuple[Decimal, str] | None, locale: str | None) -> str | None:
+    if amount is None:
+        return None
+    return format_currency(amount[0], amount[1], locale=babel_locale(locale))
 
 
 def _shop_and_order(session: Session, shop_id: int, order_id: int) -> tuple[Shop, CustomerOrder]:
