@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 
@@ -12,6 +13,7 @@ from app.domain.customer_options.models import (
     EditStatus,
     LineCancellation,
     OrderDiscount,
+    RefundStatus,
 )
 from app.domain.inventory.models import ShopSettings
 from tests.merchant.conftest import csrf_token
@@ -99,3 +101,26 @@ def test_failed_edits_and_codes_are_shown_on_the_requests_page(rt, merchant_clie
     assert "2 Shopify changes did not go through" in html
     assert "Edit failed" in html and "orderEditBegin rejected" in html
     assert "WAIT-1001-ABC" in html and "create this code by hand" in html
+
+
+def test_refunds_are_shown_with_the_cancellation_failed_ones_with_why(
+        rt, merchant_client, world):
+    now = datetime.now(UTC)
+    common = dict(shop_id=world.shop_id, order_id=1001, title="Merino Beanie", quantity=1,
+                  kept_quantity=1, edit_status=EditStatus.DONE, edit_attempts=1,
+                  created_at=now, updated_at=now)
+    with unit_of_work(rt.sessions) as session:
+        session.add(LineCancellation(line_item_id=11, refund_status=RefundStatus.DONE,
+                                     refund_attempts=1, refund_amount=Decimal("29.75"),
+                                     refund_currency="EUR", refund_id=71, **common))
+        session.add(LineCancellation(
+            line_item_id=12, refund_status=RefundStatus.FAILED, refund_attempts=1,
+            refund_error="NothingToRefund: nothing paid on this order can be refunded",
+            **common))
+
+    html = merchant_client.get("/app/requests/").get_data(as_text=True)
+
+    assert "1 Shopify change did not go through" in html
+    assert "Refunded 29.75 EUR" in html
+    assert "Refund failed: refund in Shopify" in html
+    assert "Refund: NothingToRefund: nothing paid on this order can be refunded" in html
