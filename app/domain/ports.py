@@ -136,6 +136,16 @@ class RefundLineInfo:
 
 
 @dataclass(frozen=True)
+class RefundInfo:
+    """A refund Shopify holds; a refund is not yet money back until its transactions say so."""
+
+    refund_id: int
+    note: str
+    amount: Decimal
+    settled: str = "success"  # every transaction succeeded; "pending" or "failure" else
+
+
+@dataclass(frozen=True)
 class OrderRefundState:
     """What Shopify holds of an order's money, in its presentment currency."""
 
@@ -144,7 +154,7 @@ class OrderRefundState:
     taxes_included: bool  # unit prices include tax already
     outstanding: Decimal  # negative: owed to the customer (an edit removed paid units)
     payments: tuple[PaymentInfo, ...] = ()
-    refunds: tuple[tuple[str, Decimal, int], ...] = ()  # (note, amount, refund id)
+    refunds: tuple[RefundInfo, ...] = ()
     line: RefundLineInfo | None = None
 
 
@@ -215,8 +225,8 @@ class ShopifyAdmin(Protocol):
         """The order's payments, refunds and one line's prices; None when the order is gone."""
         ...
 
-    def create_refund(self, spec: RefundSpec) -> int:
-        """refundCreate (not idempotent: callers look for their note first); the refund id."""
+    def create_refund(self, spec: RefundSpec) -> RefundInfo:
+        """refundCreate (not idempotent: callers look for their note first)."""
         ...
 
 

@@ -24,6 +24,7 @@ from app.domain.ports import (
     OrderInfo,
     OrderLineInfo,
     OrderRefundState,
+    RefundInfo,
     RefundSpec,
     VariantInfo,
     VariantMetafields,
@@ -123,7 +124,7 @@ class GraphQLShopifyAdmin:
     def order_refund_state(self, order_id: int, line_item_id: int) -> OrderRefundState | None:
         return refunds.order_refund_state(self._client, order_id, line_item_id)
 
-    def create_refund(self, spec: RefundSpec) -> int:
+    def create_refund(self, spec: RefundSpec) -> RefundInfo:
         """A money-only refund, sent once (see refunds.py)."""
         return refunds.create_refund(self._client, spec)
 

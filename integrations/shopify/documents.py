@@ -217,10 +217,11 @@ mutation BackorderCreateDiscountCode($discount: DiscountCodeBasicInput!) {
 # Refunding a customer's cancelled units after the edit removed them: the order's money
 # (what is owed, its payments and their refunds, earlier refunds' notes) and the cancelled
 # line's prices, all in the presentment currency (RefundInput wants it). `transactions`
-# and `refunds` are plain lists: $transactions and $refunds truncate them.
+# and `refunds` are plain lists: $transactions and $refunds truncate them. A refund is
+# money back only once its own transactions succeeded: their statuses come along.
 ORDER_REFUND_STATE_QUERY = """
 query BackorderOrderRefundState($id: ID!, $lineItemId: ID!, $transactions: Int!,
-                                $refunds: Int!, $taxLines: Int!) {
+                                $refunds: Int!, $refundTransactions: Int!, $taxLines: Int!) {
   order(id: $id) {
     id
     presentmentCurrencyCode
@@ -238,6 +239,7 @@ query BackorderOrderRefundState($id: ID!, $lineItemId: ID!, $transactions: Int!,
       id
       note
       totalRefundedSet { presentmentMoney { amount } }
+      transactions(first: $refundTransactions) { nodes { status } }
     }
   }
   lineItem: node(id: $lineItemId) {
@@ -253,9 +255,14 @@ query BackorderOrderRefundState($id: ID!, $lineItemId: ID!, $transactions: Int!,
 
 # Money only, no refundLineItems: the edit already took the units off the order.
 REFUND_CREATE = """
-mutation BackorderRefundCreate($input: RefundInput!) {
+mutation BackorderRefundCreate($input: RefundInput!, $refundTransactions: Int!) {
   refundCreate(input: $input) {
-    refund { id }
+    refund {
+      id
+      note
+      totalRefundedSet { presentmentMoney { amount } }
+      transactions(first: $refundTransactions) { nodes { status } }
+    }
     userErrors { field message }
   }
 }

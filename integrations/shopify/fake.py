@@ -19,6 +19,7 @@ from app.domain.ports import (
     OrderInfo,
     OrderLineInfo,
     OrderRefundState,
+    RefundInfo,
     RefundSpec,
     VariantInfo,
     VariantMetafields,
@@ -186,14 +187,14 @@ class FakeShopifyAdmin:
         current = {} if order is None else {x.line_id: x.quantity for x in order.lines}
         return self.money.state(order_id, line_item_id, current)
 
-    def create_refund(self, spec: RefundSpec) -> int:
+    def create_refund(self, spec: RefundSpec) -> RefundInfo:
         self._record("create_refund", spec)
-        refund_id, errors = self.money.create(spec)
+        refund, errors = self.money.create(spec)
         _refuse("refundCreate", [{"code": ".".join(e["field"] or []) or "-", **e}
                                  for e in errors])
         if self._lost_answers:
             raise self._lost_answers.pop(0)
-        return refund_id
+        return refund
 
     def create_metafield_definitions(self) -> None:
         self._record("create_metafield_definitions")

@@ -6,7 +6,9 @@ It behaves as Shopify does where the refund job depends on it:
 - a refund takes money from a successful SALE or CAPTURE of the order, never more than
   that payment still holds, in the order's presentment currency; anything else is
   refused with userErrors, and nothing is recorded;
-- refunds keep their note, and are listed with the order.
+- refunds keep their note, and are listed with the order;
+- a refund's transactions may stay pending with the payment provider, or fail there
+  (`settle_next_as`, `settle`): made is not yet money back.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from decimal import Decimal
 from app.domain.ports import (
     OrderRefundState,
     PaymentInfo,
+    RefundInfo,
     RefundLineInfo,
     RefundSpec,
 )
@@ -32,6 +35,10 @@ class FakeRefund:
     note: str
     parts: list[tuple[int, Decimal]]  # (parent transaction id, amount)
     notify: bool
+    settled: str = "success"  # or "pending", "failure": its transactions' state
+
+    def info(self) -> RefundInfo:
+        return RefundInfo(self.refund_id, self.note, self.amount, self.settled)
 
     @property
     def amount(self) -> Decimal:
@@ -49,8 +56,12 @@ class FakeOrderMoney:
 
     def held(self, payment_id: int) -> Decimal:
         paid = next((amount for pid, _, amount in self.payments if pid == payment_id), ZERO)
-        return paid - sum((a for r in self.refunds for pid, a in r.parts if pid == payment_id),
+        return paid - sum((a for r in self.taking() for pid, a in r.parts if pid == payment_id),
                           ZERO)
+
+    def taking(self) -> list[FakeRefund]:
+        """Refunds that took (or will take) money: a failed one gave nothing back."""
+        return [r for r in self.refunds if r.settled != "failure"]
 
     def value(self, current: Mapping[int, int]) -> Decimal:
         """What the order's lines cost now (removed units no longer count)."""
@@ -63,7 +74,7 @@ class FakeOrderMoney:
 
     def net_paid(self) -> Decimal:
         return (sum((amount for _, _, amount in self.payments), ZERO)
-                - sum((r.amount for r in self.refunds), ZERO))
+                - sum((r.amount for r in self.taking()), ZERO))
 
 
 def _error(message: str, *path: str) -> list[dict]:
@@ -75,6 +86,7 @@ class FakeRefunds:
 
     def __init__(self) -> None:
         self.orders: dict[int, FakeOrderMoney] = {}
+        self.settle_next_as: list[str] = []  # how the next refunds' transactions end
         self._ids = itertools.count(9001)
 
     def add_line(self, order_id: int, line_item_id: int, *, ordered: int, unit_price: str,
@@ -100,11 +112,15 @@ class FakeRefunds:
             outstanding=money.value(current) - money.net_paid(),
             payments=tuple(PaymentInfo(pid, gateway, money.held(pid))
                            for pid, gateway, _ in money.payments),
-            refunds=tuple((r.note, r.amount, r.refund_id) for r in money.refunds),
+            refunds=tuple(r.info() for r in money.refunds),
             line=line)
 
-    def create(self, spec: RefundSpec) -> tuple[int | None, list[dict]]:
-        """(the refund's id, no errors), or (None, userErrors) with nothing recorded."""
+    def settle(self, order_id: int, refund_id: int, settled: str) -> None:
+        """The payment provider finished a pending refund."""
+        next(r for r in self.orders[order_id].refunds if r.refund_id == refund_id).settled = settled
+
+    def create(self, spec: RefundSpec) -> tuple[RefundInfo | None, list[dict]]:
+        """(the refund, no errors), or (None, userErrors) with nothing recorded."""
         money = self.orders.get(spec.order_id)
         if money is None:
             return None, _error("Order does not exist", "orderId")
@@ -112,9 +128,10 @@ class FakeRefunds:
         if errors:
             return None, errors
         refund = FakeRefund(next(self._ids), spec.note,
-                            [(t.parent_id, t.amount) for t in spec.transactions], spec.notify)
+                            [(t.parent_id, t.amount) for t in spec.transactions], spec.notify,
+                            self.settle_next_as.pop(0) if self.settle_next_as else "success")
         money.refunds.append(refund)
-        return refund.refund_id, []
+        return refund.info(), []
 
     @staticmethod
     def _refusals(money: FakeOrderMoney, spec: RefundSpec) -> list[dict]:

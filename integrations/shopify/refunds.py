@@ -14,6 +14,7 @@ from decimal import Decimal
 from app.domain.ports import (
     OrderRefundState,
     PaymentInfo,
+    RefundInfo,
     RefundLineInfo,
     RefundSpec,
 )
@@ -21,11 +22,13 @@ from integrations.shopify import documents as docs
 from integrations.shopify.common import gid, numeric_id, raise_user_errors
 from integrations.shopify.graphql import GraphQLClient
 
-# Lists, not connections: generous limits an order never reaches (a refund beyond them
-# would be invisible to the retry's search, so they are Shopify's maximum).
-TRANSACTIONS, REFUNDS, TAX_LINES = 250, 250, 50
+# Lists, not connections: limits an order never reaches (a refund beyond them would be
+# invisible to the retry's search). The refunds' transactions are a connection: kept
+# small so the query's requested cost stays far under Shopify's 1,000 points.
+TRANSACTIONS, REFUNDS, REFUND_TRANSACTIONS, TAX_LINES = 100, 50, 5, 20
 PAID_KINDS = ("SALE", "CAPTURE")
 TAKING_STATUSES = ("SUCCESS", "PENDING")
+FAILED_STATUSES = ("FAILURE", "ERROR")
 
 
 def order_refund_state(client: GraphQLClient, order_id: int,
@@ -33,7 +36,8 @@ def order_refund_state(client: GraphQLClient, order_id: int,
     """The order's payments, refunds and the line's prices; None when the order is gone."""
     data = client.execute(docs.ORDER_REFUND_STATE_QUERY, {
         "id": gid("Order", order_id), "lineItemId": gid("LineItem", line_item_id),
-        "transactions": TRANSACTIONS, "refunds": REFUNDS, "taxLines": TAX_LINES})
+        "transactions": TRANSACTIONS, "refunds": REFUNDS,
+        "refundTransactions": REFUND_TRANSACTIONS, "taxLines": TAX_LINES})
     order = data.get("order")
     if order is None:
         return None
@@ -42,8 +46,7 @@ def order_refund_state(client: GraphQLClient, order_id: int,
         taxes_included=order["taxesIncluded"],
         outstanding=_money(order["totalOutstandingSet"]),
         payments=payments(order["transactions"]),
-        refunds=tuple((r.get("note") or "", _money(r["totalRefundedSet"]), numeric_id(r["id"]))
-                      for r in order["refunds"]),
+        refunds=tuple(refund_info(r) for r in order["refunds"]),
         line=_line(data.get("lineItem")))
 
 
@@ -60,17 +63,27 @@ def payments(transactions: list[dict]) -> tuple[PaymentInfo, ...]:
                  for t in transactions if t["kind"] in PAID_KINDS and t["status"] == "SUCCESS")
 
 
-def create_refund(client: GraphQLClient, spec: RefundSpec) -> int:
-    """refundCreate with transactions only; the new refund's id."""
+def refund_info(node: dict) -> RefundInfo:
+    """A refund, settled as its transactions are: any failed, any still pending, or all done."""
+    statuses = {t["status"] for t in (node.get("transactions") or {}).get("nodes") or []}
+    settled = ("failure" if statuses & set(FAILED_STATUSES)
+               else "success" if statuses <= {"SUCCESS"} else "pending")
+    return RefundInfo(numeric_id(node["id"]), node.get("note") or "",
+                      _money(node["totalRefundedSet"]), settled)
+
+
+def create_refund(client: GraphQLClient, spec: RefundSpec) -> RefundInfo:
+    """refundCreate with transactions only: the new refund, as its transactions stand."""
     order = gid("Order", spec.order_id)
     data = client.execute(docs.REFUND_CREATE, {"input": {
         "orderId": order, "currency": spec.currency, "note": spec.note, "notify": spec.notify,
         "transactions": [{"orderId": order, "parentId": gid("OrderTransaction", t.parent_id),
                           "gateway": t.gateway, "kind": "REFUND", "amount": str(t.amount)}
-                         for t in spec.transactions]}}, idempotent=False)
+                         for t in spec.transactions]},
+        "refundTransactions": REFUND_TRANSACTIONS}, idempotent=False)
     payload = data.get("refundCreate") or {}
     raise_user_errors("refundCreate", payload.get("userErrors") or [])
-    return numeric_id(payload["refund"]["id"])
+    return refund_info(payload["refund"])
 
 
 def _line(node: dict | None) -> RefundLineInfo | None:

@@ -29,6 +29,17 @@ def money(amount: str) -> dict:
     return {"presentmentMoney": {"amount": amount}}
 
 
+def refund_node(refund_id: int, note: str, amount: str, status: str = "SUCCESS") -> dict:
+    return {"id": f"gid://shopify/Refund/{refund_id}", "note": note,
+            "totalRefundedSet": money(amount), "transactions": {"nodes": [{"status": status}]}}
+
+
+def refund_made(status: str = "SUCCESS") -> dict:
+    """refundCreate's answer: refund 71 made, its transaction in `status`."""
+    return {"data": {"refundCreate": {"userErrors": [], "refund": refund_node(
+        71, "[backorder-cancel:11]", "29.75", status)}}}
+
+
 def refund_state(*, outstanding="-29.75", refunds=(), paid="64.50") -> dict:
     """Order #1001 after the edit: the Merino Beanie (2 at 25.00, 9.50 tax) lost one unit,
     so Shopify shows 29.75 owed; one card sale of 64.50 (shipping 5.00 included)."""
@@ -37,9 +48,7 @@ def refund_state(*, outstanding="-29.75", refunds=(), paid="64.50") -> dict:
         "gateway": "shopify_payments", "amountSet": money(paid), "parentTransaction": None}]
     return {"order": {"id": ORDER, "presentmentCurrencyCode": "EUR", "taxesIncluded": False,
                       "totalOutstandingSet": money(outstanding), "transactions": sales,
-                      "refunds": [{"id": f"gid://shopify/Refund/{rid}", "note": note,
-                                   "totalRefundedSet": money(amount)}
-                                  for rid, note, amount in refunds]},
+                      "refunds": list(refunds)},
             "lineItem": {"id": "gid://shopify/LineItem/11", "quantity": 2,
                          "discountedUnitPriceAfterAllDiscountsSet": money("25.0"),
                          "taxLines": [{"priceSet": money("9.5")}]}}
@@ -50,8 +59,7 @@ def cancelled(world, mapp, shopify):
     """#1001: Merino Beanie 2, backordered (1 of 2); the customer cancels the backordered one."""
     set_options(world, edit_order_on_cancel=True)
     shopify.defaults[STATE] = refund_state()
-    shopify.defaults[REFUND] = {"refundCreate": {"refund": {"id": "gid://shopify/Refund/71"},
-                                                 "userErrors": []}}
+    shopify.defaults[REFUND] = refund_made()["data"]
     world.order(1001, (11, "Merino Beanie", 2, 1, ETA))
     client, path = mapp.test_client(), link_path(world)
     csrf = csrf_from(client.get(path).get_data(as_text=True))
@@ -107,14 +115,53 @@ def test_a_refund_whose_answer_was_lost_is_found_by_the_retry_not_made_again(
     assert "Refunded" not in status_page(world, mapp)  # never claimed before it is known
 
     [sent] = shopify.sent(REFUND)
-    shopify.defaults[STATE] = refund_state(outstanding="0.0",
-                                           refunds=[(71, sent["input"]["note"], "29.75")])
+    shopify.defaults[STATE] = refund_state(outstanding="0.0", refunds=[
+        refund_node(71, sent["input"]["note"], "29.75")])
     assert jobs.refund_cancelled_units(cancelled.id) == "done"
 
     assert len(shopify.sent(REFUND)) == 1
     row = cancellation(world)
     assert (row.refund_status, row.refund_id, row.refund_attempts) == (RefundStatus.DONE, 71, 2)
     assert "Refunded to your payment: €29.75" in status_page(world, mapp)
+
+
+def test_a_refund_pending_with_the_payment_provider_is_issued_not_yet_refunded(
+        world, mapp, shopify, cancelled):
+    jobs.edit_shopify_order(cancelled.id)
+    shopify.answer_next(REFUND, 200, refund_made("PENDING"))
+
+    assert jobs.refund_cancelled_units(cancelled.id) == "done"
+
+    row = cancellation(world)
+    assert (row.refund_status, row.refund_id) == (RefundStatus.PROCESSING, 71)
+    page = status_page(world, mapp)
+    assert "Refund of €29.75 issued; your payment provider is completing it" in page
+    assert "Refunded to your payment" not in page
+
+    # The sweeper's next run reads the same refund again, by its note: now it succeeded.
+    shopify.defaults[STATE] = refund_state(outstanding="0.0", refunds=[
+        refund_node(71, shopify.sent(REFUND)[0]["input"]["note"], "29.75")])
+    assert jobs.sweep_order_edits(older_than_seconds=0) == 1
+    assert jobs.refund_cancelled_units(cancelled.id) == "done"
+
+    assert cancellation(world).refund_status == RefundStatus.DONE
+    assert len(shopify.sent(REFUND)) == 1
+    assert "Refunded to your payment: €29.75" in status_page(world, mapp)
+
+
+def test_a_refund_the_payment_provider_refuses_is_failed_and_never_claimed(
+        world, mapp, shopify, cancelled):
+    jobs.edit_shopify_order(cancelled.id)
+    shopify.answer_next(REFUND, 200, refund_made("FAILURE"))
+
+    jobs.refund_cancelled_units(cancelled.id)
+
+    row = cancellation(world)
+    assert row.refund_status == RefundStatus.FAILED
+    assert "payment provider did not complete Shopify refund 71" in row.refund_error
+    page = status_page(world, mapp)
+    assert "Refunded" not in page and "Refund of" not in page
+    assert jobs.refund_cancelled_units(cancelled.id) == "skipped"
 
 
 def test_user_errors_fail_the_refund_once_and_keep_why(world, mapp, shopify, cancelled):

@@ -14,7 +14,13 @@ from app.domain.customer_options.refund_rules import (
     split,
     units_value,
 )
-from app.domain.ports import OrderRefundState, PaymentInfo, RefundLineInfo, RefundTransaction
+from app.domain.ports import (
+    OrderRefundState,
+    PaymentInfo,
+    RefundInfo,
+    RefundLineInfo,
+    RefundTransaction,
+)
 
 D = Decimal
 # Merino Beanie x 2 at 25.00 after discounts, 19 % tax on both units (9.50).
@@ -106,7 +112,9 @@ def test_an_earlier_refund_is_recognised_by_the_marker_in_its_note():
     note = refund_note("Merino Beanie - Charcoal / M", 1, 11)
     assert "[backorder-cancel:11]" in note and "Customer cancelled 1 x Merino Beanie" in note
 
-    mine = state(refunds=(("Goodwill", D("5.00"), 70), (note, D("29.75"), 71)))
-    assert earlier_refund(mine, 11) == (D("29.75"), 71)
+    ours = RefundInfo(71, note, D("29.75"), "pending")
+    mine = state(refunds=(RefundInfo(70, "Goodwill", D("5.00")), ours))
+    assert earlier_refund(mine, 11) == ours
     # Line 1 is not line 11: the marker is closed, so ids never match by prefix.
-    assert earlier_refund(state(refunds=((refund_note("Cap", 1, 1), D("3"), 72),)), 11) is None
+    other = RefundInfo(72, refund_note("Cap", 1, 1), D("3"))
+    assert earlier_refund(state(refunds=(other,)), 11) is None

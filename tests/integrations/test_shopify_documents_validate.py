@@ -121,8 +121,10 @@ CANNED = {
                      "discountedUnitPriceAfterAllDiscountsSet": {
                          "presentmentMoney": {"amount": "10.0"}},
                      "taxLines": [{"priceSet": {"presentmentMoney": {"amount": "4.2"}}}]}},
-    "BackorderRefundCreate": {"refundCreate": {"userErrors": [],
-                                               "refund": {"id": "gid://shopify/Refund/71"}}},
+    "BackorderRefundCreate": {"refundCreate": {"userErrors": [], "refund": {
+        "id": "gid://shopify/Refund/71", "note": "Customer cancelled [backorder-cancel:5]",
+        "totalRefundedSet": {"presentmentMoney": {"amount": "12.1"}},
+        "transactions": {"nodes": [{"status": "SUCCESS"}]}}}},
     "BackorderOrderFulfilment": {"order": {
         "id": "gid://shopify/Order/9", "tags": ["vip"], "fulfillmentOrders": {
             "nodes": [{"id": "gid://shopify/FulfillmentOrder/31", "status": "ON_HOLD",

@@ -10,6 +10,7 @@ import pytest
 from app.domain.ports import (
     OrderLineInfo,
     PaymentInfo,
+    RefundInfo,
     RefundLineInfo,
     RefundSpec,
     RefundTransaction,
@@ -140,10 +141,11 @@ def test_an_edit_that_removes_paid_units_leaves_their_price_owed(shop, paid_orde
 def test_a_refund_is_listed_with_its_note_and_takes_from_its_payment(shop, paid_order):
     shop.set_line_item_quantity(order_id=1007, line_item_id=11, quantity=1, staff_note="")
 
-    refund_id = shop.create_refund(_refund(paid_order, "29.75"))
+    refund = shop.create_refund(_refund(paid_order, "29.75"))
 
     state = shop.order_refund_state(1007, 11)
-    assert state.refunds == (("test [backorder-cancel:11]", Decimal("29.75"), refund_id),)
+    assert state.refunds == (RefundInfo(refund.refund_id, "test [backorder-cancel:11]",
+                                        Decimal("29.75"), "success"),)
     assert state.outstanding == Decimal("0")
     assert state.payments[0].refundable == Decimal("29.75")
 
@@ -166,8 +168,21 @@ def test_a_lost_refund_answer_still_leaves_the_refund_made(shop, paid_order):
     with pytest.raises(TransientError):
         shop.create_refund(_refund(paid_order, "10.00"))
 
-    assert [amount for _, amount, _ in shop.order_refund_state(1007, 11).refunds] == [
-        Decimal("10.00")]
+    assert [r.amount for r in shop.order_refund_state(1007, 11).refunds] == [Decimal("10.00")]
+
+
+def test_a_refund_the_payment_provider_fails_gives_nothing_back(shop, paid_order):
+    shop.set_line_item_quantity(order_id=1007, line_item_id=11, quantity=1, staff_note="")
+    shop.money.settle_next_as.append("pending")
+    refund = shop.create_refund(_refund(paid_order, "29.75"))
+    assert refund.settled == "pending"
+
+    shop.money.settle(1007, refund.refund_id, "failure")
+
+    state = shop.order_refund_state(1007, 11)
+    assert state.refunds[0].settled == "failure"
+    assert state.outstanding == Decimal("-29.75")  # still owed
+    assert state.payments[0].refundable == Decimal("59.50")
 
 
 def test_an_order_without_money_has_no_refund_state(shop):

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 import responses
 
-from app.domain.ports import PaymentInfo, RefundSpec, RefundTransaction
+from app.domain.ports import PaymentInfo, RefundInfo, RefundSpec, RefundTransaction
 from app.errors import PermanentError, TransientError
 from integrations.shopify.admin import GraphQLShopifyAdmin
 from integrations.shopify.graphql import GraphQLClient
@@ -31,7 +31,11 @@ def state_answer(transactions: list[dict], line: dict | None = None) -> dict:
         "totalOutstandingSet": {"presentmentMoney": {"amount": "-20.0"}},
         "transactions": transactions,
         "refunds": [{"id": "gid://shopify/Refund/5", "note": None,
-                     "totalRefundedSet": {"presentmentMoney": {"amount": "15.0"}}}]},
+                     "totalRefundedSet": {"presentmentMoney": {"amount": "15.0"}},
+                     "transactions": {"nodes": [{"status": "SUCCESS"}]}},
+                    {"id": "gid://shopify/Refund/6", "note": "[backorder-cancel:5]",
+                     "totalRefundedSet": {"presentmentMoney": {"amount": "5.0"}},
+                     "transactions": {"nodes": [{"status": "PENDING"}]}}]},
         "lineItem": line}}
 
 
@@ -62,7 +66,8 @@ def test_a_payment_holds_its_amount_less_the_refunds_that_took_or_will_take_from
                               PaymentInfo(7, "gift_card", Decimal("12.5")))
     assert (state.currency, state.taxes_included, state.outstanding) == (
         "CAD", True, Decimal("-20.0"))
-    assert state.refunds == (("", Decimal("15.0"), 5),)
+    assert state.refunds == (RefundInfo(5, "", Decimal("15.0"), "success"),
+                             RefundInfo(6, "[backorder-cancel:5]", Decimal("5.0"), "pending"))
     assert state.line is None  # the line item is gone
 
 
@@ -78,10 +83,14 @@ SPEC = RefundSpec(order_id=9, currency="CAD", note="[backorder-cancel:5]",
 
 def test_refund_create_sends_money_only_and_returns_the_refund(admin):
     shop, rsps = admin
-    rsps.add(responses.POST, URL, json={"data": {"refundCreate": {
-        "refund": {"id": "gid://shopify/Refund/77"}, "userErrors": []}}})
+    rsps.add(responses.POST, URL, json={"data": {"refundCreate": {"userErrors": [], "refund": {
+        "id": "gid://shopify/Refund/77", "note": "[backorder-cancel:5]",
+        "totalRefundedSet": {"presentmentMoney": {"amount": "20.0"}},
+        "transactions": {"nodes": [{"status": "FAILURE"}]}}}}})
 
-    assert shop.create_refund(SPEC) == 77
+    # Made, but the payment provider refused it: no money went back.
+    assert shop.create_refund(SPEC) == RefundInfo(77, "[backorder-cancel:5]", Decimal("20.0"),
+                                                  "failure")
 
     sent = json.loads(rsps.calls[0].request.body)["variables"]["input"]
     assert "refundLineItems" not in sent and sent["transactions"][0]["amount"] == "20.00"

@@ -117,10 +117,14 @@ def test_refunds_are_shown_with_the_cancellation_failed_ones_with_why(
             line_item_id=12, refund_status=RefundStatus.FAILED, refund_attempts=1,
             refund_error="NothingToRefund: nothing paid on this order can be refunded",
             **common))
+        session.add(LineCancellation(line_item_id=13, refund_status=RefundStatus.PROCESSING,
+                                     refund_attempts=1, refund_amount=Decimal("8"),
+                                     refund_currency="JPY", refund_id=72, **common))
 
     html = merchant_client.get("/app/requests/").get_data(as_text=True)
 
     assert "1 Shopify change did not go through" in html
     assert "Refunded 29.75 EUR" in html
+    assert "Refund of 8 JPY issued, the payment provider is completing it" in html
     assert "Refund failed: refund in Shopify" in html
     assert "Refund: NothingToRefund: nothing paid on this order can be refunded" in html

@@ -26,7 +26,8 @@ class EditStatus:
 class RefundStatus:
     OFF = "off"          # no refund by the app: the setting is off, or the order is not edited
     PENDING = "pending"  # to refund once the edit is done
-    DONE = "done"        # refunded (refund_amount), or nothing was owed for these units
+    PROCESSING = "processing"  # made in Shopify; the payment provider has not confirmed it
+    DONE = "done"        # refunded (refund_amount), or the units were free
     FAILED = "failed"    # will not be retried: refund_error says why (shown to the merchant)
 
 

@@ -10,7 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from app.domain.ports import OrderRefundState, PaymentInfo, RefundLineInfo, RefundTransaction
+from app.domain.ports import (
+    OrderRefundState,
+    PaymentInfo,
+    RefundInfo,
+    RefundLineInfo,
+    RefundTransaction,
+)
 
 # ISO 4217 minor units where they are not 2 (the currencies Shopify sells in).
 _NO_DECIMALS = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG",
@@ -94,8 +100,7 @@ def refund_note(title: str, units: int, line_item_id: int) -> str:
             f"order status page; refunded by the backorder app {refund_marker(line_item_id)}")
 
 
-def earlier_refund(state: OrderRefundState, line_item_id: int) -> tuple[Decimal, int] | None:
-    """(amount, refund id) of a refund an earlier attempt made for this line, if any."""
+def earlier_refund(state: OrderRefundState, line_item_id: int) -> RefundInfo | None:
+    """The refund an earlier attempt made for this line, if any."""
     marker = refund_marker(line_item_id)
-    return next(((amount, refund_id) for note, amount, refund_id in state.refunds
-                 if marker in (note or "")), None)
+    return next((r for r in state.refunds if marker in (r.note or "")), None)

@@ -19,9 +19,14 @@ it suggests refunds of refundable line items, and these units are no longer any.
 `refundCreate` is not idempotent. Each refund's note carries a marker naming the
 cancelled line; every run reads the order's refunds first and records a refund it
 finds instead of making another. Runs of one cancellation are serialised by the job,
-so a retried, duplicated or swept job refunds at most once. The customer's status
-page says "Refunded" only once the refund exists; Shopify's refund email (notify)
-is their receipt.
+so a retried, duplicated or swept job refunds at most once.
+
+A refund in Shopify is not yet money back: its transactions may still be pending
+with the payment provider, or fail there. So the row is `done` only when they all
+succeeded, `processing` while one is pending (the sweeper's next run reads the same
+refund again, by its note, until it settles), `failed` when the provider refused.
+The customer's status page says "Refunded" only when done ("issued" while
+processing); Shopify's refund email (notify) is their receipt.
 """
 
 from __future__ import annotations
@@ -43,6 +48,9 @@ from app.errors import PermanentError
 # RQ's DEFAULT_RETRY runs a job 7 times in all; after that the failure is final.
 MAX_REFUND_ATTEMPTS = 7
 EDIT_FAILED = "not attempted: the order edit failed (edit the order and refund it in Shopify)"
+UNSETTLED = (RefundStatus.PENDING, RefundStatus.PROCESSING)
+SETTLED_AS = {"success": RefundStatus.DONE, "pending": RefundStatus.PROCESSING,
+              "failure": RefundStatus.FAILED}
 
 
 class NothingToRefund(PermanentError):
@@ -87,10 +95,12 @@ class Refunded:
     amount: Decimal
     currency: str
     refund_id: int | None  # None: the units were free, nothing was sent
+    settled: str = "success"  # or "pending", "failure": what the refund's transactions say
 
 
 def pending_refund(session: Session, cancellation_id: int) -> RefundRequest | None:
-    """The refund still to make, or None: not wanted, not yet edited, done or failed."""
+    """The refund still to make or to confirm, or None: not wanted, not yet edited, done
+    or failed."""
     row = _pending_row(session, cancellation_id)
     if row is None:
         return None
@@ -100,7 +110,7 @@ def pending_refund(session: Session, cancellation_id: int) -> RefundRequest | No
 
 def _pending_row(session: Session, cancellation_id: int) -> LineCancellation | None:
     row = session.get(LineCancellation, cancellation_id)
-    ready = (row is not None and row.refund_status == RefundStatus.PENDING
+    ready = (row is not None and row.refund_status in UNSETTLED
              and row.edit_status == EditStatus.DONE)
     return row if ready else None
 
@@ -111,33 +121,39 @@ def refund(admin: ShopifyAdmin, request: RefundRequest) -> Refunded:
     if state is None:
         raise NothingToRefund("the order is no longer in Shopify")
     earlier = refund_rules.earlier_refund(state, request.line_item_id)
-    if earlier is not None:  # an earlier run's answer was lost after Shopify made it
-        return Refunded(earlier[0], state.currency, earlier[1])
+    if earlier is not None:  # made by an earlier run (its answer lost, or still pending)
+        return Refunded(earlier.amount, state.currency, earlier.refund_id, earlier.settled)
     plan = refund_rules.plan_refund(state, units=request.units)
     if plan.refused:
         raise NothingToRefund(plan.refused)
     if not plan.transactions:
         return Refunded(plan.amount, state.currency, None)
-    refund_id = admin.create_refund(RefundSpec(
+    made = admin.create_refund(RefundSpec(
         order_id=request.order_id, currency=state.currency, note=request.note,
         transactions=plan.transactions))
-    return Refunded(plan.amount, state.currency, refund_id)
+    return Refunded(plan.amount, state.currency, made.refund_id, made.settled)
 
 
 def record_refunded(session: Session, cancellation_id: int, outcome: Refunded, *,
                     now: datetime) -> None:
+    """Keep what Shopify made; done only once the payment provider confirmed it."""
     row = session.get(LineCancellation, cancellation_id, with_for_update=True)
-    row.refund_status, row.refund_error, row.refunded_at = RefundStatus.DONE, None, now
+    row.refund_status = SETTLED_AS.get(outcome.settled, RefundStatus.PROCESSING)
     row.refund_amount, row.refund_currency = outcome.amount, outcome.currency
-    row.refund_id = outcome.refund_id
+    row.refund_id, row.refund_error, row.updated_at = outcome.refund_id, None, now
     row.refund_attempts += 1
+    if row.refund_status == RefundStatus.DONE:
+        row.refunded_at = now
+    elif row.refund_status == RefundStatus.FAILED:
+        row.refund_error = (f"the payment provider did not complete Shopify refund "
+                            f"{outcome.refund_id}: refund the customer another way in Shopify")
 
 
 def record_refund_error(session: Session, cancellation_id: int, error: Exception, *,
                         final: bool, now: datetime) -> bool:
     """Keep the error for the merchant; True when the job should be retried."""
     row = session.get(LineCancellation, cancellation_id, with_for_update=True)
-    if row.refund_status != RefundStatus.PENDING:  # settled meanwhile
+    if row.refund_status not in UNSETTLED:  # settled meanwhile
         return False
     row.refund_attempts += 1
     row.refund_error = f"{type(error).__name__}: {error}"[:1000]
@@ -149,22 +165,25 @@ def record_refund_error(session: Session, cancellation_id: int, error: Exception
 
 
 def stale_refund_ids(session: Session, *, now: datetime, older_than: timedelta) -> list[int]:
-    """Edited cancellations still waiting for their refund, whose job may be lost."""
+    """Edited cancellations whose refund is still to make (its job may be lost) or still
+    with the payment provider (to read again)."""
     return list(session.scalars(
         select(LineCancellation.id)
-        .where(LineCancellation.refund_status == RefundStatus.PENDING,
+        .where(LineCancellation.refund_status.in_(UNSETTLED),
                LineCancellation.edit_status == EditStatus.DONE,
                LineCancellation.updated_at <= now - older_than)
         .order_by(LineCancellation.id).limit(500)))
 
 
 def refunded_lines(session: Session, shop_id: int,
-                   order_id: int) -> dict[int, tuple[Decimal, str]]:
-    """line item id -> (amount, currency) of the order's refunds that Shopify made."""
+                   order_id: int) -> dict[int, tuple[Decimal, str, bool]]:
+    """line item id -> (amount, currency, confirmed) of the refunds Shopify made for the
+    order's cancellations; confirmed False while the payment provider processes one."""
     rows = session.execute(
         select(LineCancellation.line_item_id, LineCancellation.refund_amount,
-               LineCancellation.refund_currency)
+               LineCancellation.refund_currency, LineCancellation.refund_status)
         .where(LineCancellation.shop_id == shop_id, LineCancellation.order_id == order_id,
-               LineCancellation.refund_status == RefundStatus.DONE,
+               LineCancellation.refund_status.in_((RefundStatus.DONE, RefundStatus.PROCESSING)),
                LineCancellation.refund_id.is_not(None)))
-    return {line: (amount, currency) for line, amount, currency in rows}
+    return {line: (amount, currency, status == RefundStatus.DONE)
+            for line, amount, currency, status in rows}

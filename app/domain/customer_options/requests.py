@@ -22,6 +22,7 @@ LIMIT = 100
 EDIT_LABELS = {"off": "Not edited (turned off in Settings)", "pending": "Waiting to edit",
                "done": "Removed from the Shopify order", "failed": "Edit failed"}
 REFUND_LABELS = {"off": "Not refunded by the app", "pending": "Waiting to refund",
+                 "processing": "Refund issued, the payment provider is completing it",
                  "done": "Refunded", "failed": "Refund failed: refund in Shopify"}
 
 
@@ -79,8 +80,12 @@ def when(moment: datetime | None) -> str:
 
 def refund_label(cancellation: LineCancellation) -> str:
     """"Refunded 12.00 EUR", or what the refund's state means for the merchant."""
+    amount = cancellation.refund_amount
     if cancellation.refund_status == "done" and cancellation.refund_id is not None:
-        return "Refunded " + money_text(cancellation.refund_amount, cancellation.refund_currency)
+        return "Refunded " + money_text(amount, cancellation.refund_currency)
+    if cancellation.refund_status == "processing":
+        return (f"Refund of {money_text(amount, cancellation.refund_currency)} issued, "
+                "the payment provider is completing it")
     if cancellation.refund_status == "done":
         return "Nothing to refund (free units)"
     return REFUND_LABELS.get(cancellation.refund_status, cancellation.refund_status)

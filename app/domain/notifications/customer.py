@@ -45,7 +45,7 @@ class LineStatus:
     open_units: int = 0
     alternatives: tuple[alternatives.Offer, ...] = ()  # in stock now, one click to ask for
     switch_requested: str | None = None  # the alternative asked for, once asked
-    refunded: str | None = None  # "€12.00": only once Shopify has made the refund
+    refund: str | None = None  # what Shopify refunded for the cancelled units, once it did
 
 
 @dataclass(frozen=True)
@@ -75,16 +75,20 @@ def status_page(session: Session, shop_id: int, order_id: int) -> StatusPage:
                      alternatives=tuple(offers.get(line.line_item_id, ()))
                      if line.line_item_id not in asked else (),
                      switch_requested=asked.get(line.line_item_id),
-                     refunded=_money(refunded.get(line.line_item_id), shop.locale))
+                     refund=_refund_text(refunded.get(line.line_item_id), shop.locale))
              for line in sorted(order.lines, key=lambda x: x.line_item_id)]
     return StatusPage(shop.name or shop.domain, order.name or f"#{order.order_id}", lines,
                       _history(session, shop, order_id))
 
 
-def _money(amount: tuple[Decimal, str] | None, locale: str | None) -> str | None:
-    if amount is None:
+def _refund_text(refund: tuple[Decimal, str, bool] | None, locale: str | None) -> str | None:
+    """Never more than is true: "issued" until the payment provider confirms it."""
+    if refund is None:
         return None
-    return format_currency(amount[0], amount[1], locale=babel_locale(locale))
+    amount, currency, confirmed = refund
+    money = format_currency(amount, currency, locale=babel_locale(locale))
+    return (f"Refunded to your payment: {money}" if confirmed
+            else f"Refund of {money} issued; your payment provider is completing it")
 
 
 def _shop_and_order(session: Session, shop_id: int, order_id: int) -> tuple[Shop, CustomerOrder]:
