@@ -149,6 +149,21 @@ def test_a_refund_pending_with_the_payment_provider_is_issued_not_yet_refunded(
     assert "Refunded to your payment: €29.75" in status_page(world, mapp)
 
 
+def test_a_refund_made_once_is_never_made_again_even_when_shopify_no_longer_lists_it(
+        world, shopify, cancelled):
+    jobs.edit_shopify_order(cancelled.id)
+    shopify.answer_next(REFUND, 200, refund_made("PENDING"))
+    jobs.refund_cancelled_units(cancelled.id)
+    shopify.defaults[STATE] = refund_state()  # still owed, and no refund listed
+
+    assert jobs.refund_cancelled_units(cancelled.id) == "failed"
+
+    assert len(shopify.sent(REFUND)) == 1
+    row = cancellation(world)
+    assert row.refund_status == RefundStatus.FAILED
+    assert "Shopify refund 71 is no longer listed" in row.refund_error
+
+
 def test_a_refund_the_payment_provider_refuses_is_failed_and_never_claimed(
         world, mapp, shopify, cancelled):
     jobs.edit_shopify_order(cancelled.id)
@@ -302,3 +317,25 @@ def test_after_the_last_retry_a_transient_failure_is_final(world, twin, cancelle
     row = cancellation(world)
     assert row.refund_status == RefundStatus.FAILED and "503" in row.refund_error
     assert twin.money.orders[1001].refunds == []
+
+
+def test_while_the_provider_completes_a_refund_errors_never_mark_it_failed(
+        world, twin, cancelled):
+    jobs.edit_shopify_order(cancelled.id)
+    twin.money.settle_next_as.append("pending")
+    jobs.refund_cancelled_units(cancelled.id)
+    twin.fail_next(MAX_REFUND_ATTEMPTS, TransientError("HTTP 503 from Shopify", code=503))
+
+    for _ in range(MAX_REFUND_ATTEMPTS):
+        with pytest.raises(TransientError):
+            jobs.refund_cancelled_units(cancelled.id)
+
+    row = cancellation(world)
+    # "Failed" would tell the merchant to refund by hand what is already on its way.
+    assert row.refund_status == RefundStatus.PROCESSING and "503" in row.refund_error
+
+    [refund] = twin.money.orders[1001].refunds
+    twin.money.settle(1001, refund.refund_id, "success")
+    assert jobs.refund_cancelled_units(cancelled.id) == "done"
+    assert (cancellation(world).refund_status, len(twin.money.orders[1001].refunds)) == (
+        RefundStatus.DONE, 1)

@@ -88,6 +88,7 @@ class RefundRequest:
     line_item_id: int
     units: int
     note: str
+    made: int | None = None  # the refund an earlier run made, still with the provider
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,9 @@ def pending_refund(session: Session, cancellation_id: int) -> RefundRequest | No
     if row is None:
         return None
     return RefundRequest(row.id, row.shop_id, row.order_id, row.line_item_id, row.quantity,
-                         refund_rules.refund_note(row.title, row.quantity, row.line_item_id))
+                         refund_rules.refund_note(row.title, row.quantity, row.line_item_id),
+                         row.refund_id if row.refund_status == RefundStatus.PROCESSING
+                         else None)
 
 
 def _pending_row(session: Session, cancellation_id: int) -> LineCancellation | None:
@@ -123,6 +126,9 @@ def refund(admin: ShopifyAdmin, request: RefundRequest) -> Refunded:
     earlier = refund_rules.earlier_refund(state, request.line_item_id)
     if earlier is not None:  # made by an earlier run (its answer lost, or still pending)
         return Refunded(earlier.amount, state.currency, earlier.refund_id, earlier.settled)
+    if request.made is not None:  # made once: never a second one, whatever is listed
+        raise NothingToRefund(f"Shopify refund {request.made} is no longer listed on the "
+                              f"order: check the order's refunds in Shopify")
     plan = refund_rules.plan_refund(state, units=request.units)
     if plan.refused:
         raise NothingToRefund(plan.refused)
@@ -158,6 +164,10 @@ def record_refund_error(session: Session, cancellation_id: int, error: Exception
     row.refund_attempts += 1
     row.refund_error = f"{type(error).__name__}: {error}"[:1000]
     row.updated_at = now
+    if row.refund_status == RefundStatus.PROCESSING and not isinstance(error, NothingToRefund):
+        # The refund exists: "failed" would invite the merchant to refund twice. The
+        # sweeper reads it again later.
+        return not final
     if final or row.refund_attempts >= MAX_REFUND_ATTEMPTS:
         row.refund_status = RefundStatus.FAILED
         return False
