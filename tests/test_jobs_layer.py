@@ -32,6 +32,7 @@ EXAMPLES = {
     intents.DispatchEffects: intents.DispatchEffects(1), intents.SendMessage: intents.SendMessage(1),
     intents.EditShopifyOrder: intents.EditShopifyOrder(1),
     intents.CreateGoodwillDiscount: intents.CreateGoodwillDiscount(1),
+    intents.RefundCancelledUnits: intents.RefundCancelledUnits(1),
     intents.PlanReorders: intents.PlanReorders(1),
     intents.SendPurchaseOrder: intents.SendPurchaseOrder(1),
     intents.PushReceipts: intents.PushReceipts(1),

@@ -111,6 +111,13 @@ class EditShopifyOrder:
 
 
 @dataclass(frozen=True)
+class RefundCancelledUnits:
+    """Refund the units an order edit removed after a customer's cancellation."""
+
+    cancellation_id: int
+
+
+@dataclass(frozen=True)
 class CreateGoodwillDiscount:
     """Create a reserved goodwill code in Shopify."""
 
@@ -144,5 +151,5 @@ class PushReceipts:
 
 Intent = (PushVariants | RecheckVariant | FetchVariantDetails | RecomputeShop | SyncShop
           | SyncFulfilment | ApplyEvents | ProcessWebhook | DispatchEffects | SendMessage
-          | EditShopifyOrder | CreateGoodwillDiscount | PlanReorders | SendPurchaseOrder
+          | EditShopifyOrder | RefundCancelledUnits | CreateGoodwillDiscount | PlanReorders | SendPurchaseOrder
           | PushReceipts)

@@ -116,6 +116,66 @@ class OrderFulfilment:
     fulfillment_orders: tuple[FulfilmentOrderInfo, ...] = ()
 
 
+@dataclass(frozen=True)
+class PaymentInfo:
+    """A SALE or CAPTURE that succeeded, and what of it may still be refunded."""
+
+    transaction_id: int
+    gateway: str
+    refundable: Decimal  # its amount minus the successful refunds made against it
+
+
+@dataclass(frozen=True)
+class RefundLineInfo:
+    """One order line's money, in the customer's (presentment) currency."""
+
+    line_item_id: int
+    quantity: int  # as ordered, removed and refunded units included
+    unit_price: Decimal  # after all discounts (line, order and code), before tax
+    tax: Decimal  # every tax line of the line, for `quantity` units
+
+
+@dataclass(frozen=True)
+class RefundInfo:
+    """A refund Shopify holds; a refund is not yet money back until its transactions say so."""
+
+    refund_id: int
+    note: str
+    amount: Decimal
+    settled: str = "success"  # every transaction succeeded; "pending" or "failure" else
+
+
+@dataclass(frozen=True)
+class OrderRefundState:
+    """What Shopify holds of an order's money, in its presentment currency."""
+
+    order_id: int
+    currency: str
+    taxes_included: bool  # unit prices include tax already
+    outstanding: Decimal  # negative: owed to the customer (an edit removed paid units)
+    payments: tuple[PaymentInfo, ...] = ()
+    refunds: tuple[RefundInfo, ...] = ()
+    line: RefundLineInfo | None = None
+
+
+@dataclass(frozen=True)
+class RefundTransaction:
+    parent_id: int  # the SALE or CAPTURE refunded
+    gateway: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class RefundSpec:
+    """A refund of money only (no line items: the order edit already removed them)."""
+
+    order_id: int
+    currency: str
+    note: str  # names the cancellation, so a retry can find it
+    transactions: tuple[RefundTransaction, ...]
+    notify: bool = True  # Shopify's refund email is the customer's receipt
+
+
 class ShopifyAdmin(Protocol):
     """What the service asks of one shop's Admin API (GraphQL only)."""
 
@@ -160,6 +220,14 @@ class ShopifyAdmin(Protocol):
     def add_order_tags(self, order_id: int, tags: Sequence[str]) -> None: ...
 
     def remove_order_tags(self, order_id: int, tags: Sequence[str]) -> None: ...
+
+    def order_refund_state(self, order_id: int, line_item_id: int) -> OrderRefundState | None:
+        """The order's payments, refunds and one line's prices; None when the order is gone."""
+        ...
+
+    def create_refund(self, spec: RefundSpec) -> RefundInfo:
+        """refundCreate (not idempotent: callers look for their note first)."""
+        ...
 
 
 # --- Shopify app credentials ------------------------------------------------

@@ -57,6 +57,8 @@ _BY_ID: dict[type, tuple[str, str, str, bool]] = {
     i.ProcessWebhook: ("workers.jobs.process_webhook", WEBHOOKS, "webhook", False),
     i.EditShopifyOrder: ("workers.customer_options.edit_shopify_order", SHOPIFY, "order-edit",
                          False),
+    i.RefundCancelledUnits: ("workers.customer_options.refund_cancelled_units", SHOPIFY,
+                             "order-refund", False),
     i.CreateGoodwillDiscount: ("workers.customer_options.create_goodwill_discount", SHOPIFY,
                                "goodwill-discount", False),
     i.PlanReorders: ("workers.suppliers.plan_reorders", SUPPLIERS, "plan-reorders", True),

@@ -23,11 +23,14 @@ from app.domain.ports import (
     OrderFulfilment,
     OrderInfo,
     OrderLineInfo,
+    OrderRefundState,
+    RefundInfo,
+    RefundSpec,
     VariantInfo,
     VariantMetafields,
     VariantPolicyChange,
 )
-from integrations.shopify import customer_options, fulfilment
+from integrations.shopify import customer_options, fulfilment, refunds
 from integrations.shopify import documents as docs
 from integrations.shopify.common import gid, numeric_id, raise_user_errors
 from integrations.shopify.graphql import GraphQLClient
@@ -117,6 +120,13 @@ class GraphQLShopifyAdmin:
     def create_discount_code(self, spec: DiscountCodeSpec) -> int | None:
         """A single-use goodwill code (see customer_options.py)."""
         return customer_options.create_discount_code(self._client, gid, spec)
+
+    def order_refund_state(self, order_id: int, line_item_id: int) -> OrderRefundState | None:
+        return refunds.order_refund_state(self._client, order_id, line_item_id)
+
+    def create_refund(self, spec: RefundSpec) -> RefundInfo:
+        """A money-only refund, sent once (see refunds.py)."""
+        return refunds.create_refund(self._client, spec)
 
     def create_metafield_definitions(self) -> None:
         fulfilment.create_metafield_definitions(self._client)

@@ -214,6 +214,60 @@ mutation BackorderCreateDiscountCode($discount: DiscountCodeBasicInput!) {
 }
 """
 
+# Refunding a customer's cancelled units after the edit removed them: the order's money
+# (what is owed, its payments and their refunds, earlier refunds' notes) and the cancelled
+# line's prices, all in the presentment currency (RefundInput wants it). `transactions`
+# and `refunds` are plain lists: $transactions and $refunds truncate them. A refund is
+# money back only once its own transactions succeeded: their statuses come along.
+ORDER_REFUND_STATE_QUERY = """
+query BackorderOrderRefundState($id: ID!, $lineItemId: ID!, $transactions: Int!,
+                                $refunds: Int!, $refundTransactions: Int!, $taxLines: Int!) {
+  order(id: $id) {
+    id
+    presentmentCurrencyCode
+    taxesIncluded
+    totalOutstandingSet { presentmentMoney { amount } }
+    transactions(first: $transactions) {
+      id
+      kind
+      status
+      gateway
+      amountSet { presentmentMoney { amount } }
+      parentTransaction { id }
+    }
+    refunds(first: $refunds) {
+      id
+      note
+      totalRefundedSet { presentmentMoney { amount } }
+      transactions(first: $refundTransactions) { nodes { status } }
+    }
+  }
+  lineItem: node(id: $lineItemId) {
+    ... on LineItem {
+      id
+      quantity
+      discountedUnitPriceAfterAllDiscountsSet { presentmentMoney { amount } }
+      taxLines(first: $taxLines) { priceSet { presentmentMoney { amount } } }
+    }
+  }
+}
+"""
+
+# Money only, no refundLineItems: the edit already took the units off the order.
+REFUND_CREATE = """
+mutation BackorderRefundCreate($input: RefundInput!, $refundTransactions: Int!) {
+  refundCreate(input: $input) {
+    refund {
+      id
+      note
+      totalRefundedSet { presentmentMoney { amount } }
+      transactions(first: $refundTransactions) { nodes { status } }
+    }
+    userErrors { field message }
+  }
+}
+"""
+
 # Fulfilment: the order's fulfillment orders with their line items and holds (to find the
 # app's own holds by handle, never anyone else's), and its tags.
 ORDER_FULFILMENT_QUERY = """
@@ -300,6 +354,8 @@ ALL_DOCUMENTS: tuple[str, ...] = (
     ORDER_EDIT_SET_QUANTITY,
     ORDER_EDIT_COMMIT,
     DISCOUNT_CODE_BASIC_CREATE,
+    ORDER_REFUND_STATE_QUERY,
+    REFUND_CREATE,
     ORDER_FULFILMENT_QUERY,
     FULFILLMENT_ORDER_HOLD,
     FULFILLMENT_ORDER_RELEASE_HOLD,

@@ -18,6 +18,9 @@ from app.domain.ports import (
     OrderFulfilment,
     OrderInfo,
     OrderLineInfo,
+    OrderRefundState,
+    RefundInfo,
+    RefundSpec,
     VariantInfo,
     VariantMetafields,
     VariantPolicyChange,
@@ -25,6 +28,7 @@ from app.domain.ports import (
 from app.errors import PermanentError
 from integrations.shopify.admin import COMPLIANCE_TOPICS
 from integrations.shopify.fake_fulfilment import FakeFulfilment
+from integrations.shopify.fake_refunds import FakeRefunds
 
 POLICIES = ("DENY", "CONTINUE")
 
@@ -45,7 +49,9 @@ class FakeShopifyAdmin:
         self.discounts: dict[str, DiscountCodeSpec] = {}  # code -> what was created
         self.fulfilment = FakeFulfilment()  # fulfillment orders, holds, order tags
         self.metafield_definitions: set[tuple[str, str]] = set()  # (namespace, key)
+        self.money = FakeRefunds()  # orders' prices, payments and refunds
         self._failures: list[BaseException] = []
+        self._lost_answers: list[BaseException] = []
 
     # --- seeding and switches ------------------------------------------------
 
@@ -83,6 +89,10 @@ class FakeShopifyAdmin:
     def fail_next(self, times: int, error: BaseException) -> None:
         """Make the next `times` calls, whatever the method, raise `error`."""
         self._failures.extend([error] * times)
+
+    def lose_next_answer(self, error: BaseException) -> None:
+        """The next refund is made, then its answer is lost: the call raises `error`."""
+        self._lost_answers.append(error)
 
     def level(self, variant_id: int, location_id: int) -> int | None:
         """Units available for a variant at a location, None when not stocked there."""
@@ -170,6 +180,21 @@ class FakeShopifyAdmin:
             return None  # Shopify answers TAKEN; the adapter reports an existing code
         self.discounts[spec.code] = spec
         return len(self.discounts)
+
+    def order_refund_state(self, order_id: int, line_item_id: int) -> OrderRefundState | None:
+        self._record("order_refund_state", order_id, line_item_id)
+        order = self.orders.get(order_id)
+        current = {} if order is None else {x.line_id: x.quantity for x in order.lines}
+        return self.money.state(order_id, line_item_id, current)
+
+    def create_refund(self, spec: RefundSpec) -> RefundInfo:
+        self._record("create_refund", spec)
+        refund, errors = self.money.create(spec)
+        _refuse("refundCreate", [{"code": ".".join(e["field"] or []) or "-", **e}
+                                 for e in errors])
+        if self._lost_answers:
+            raise self._lost_answers.pop(0)
+        return refund
 
     def create_metafield_definitions(self) -> None:
         self._record("create_metafield_definitions")

@@ -19,7 +19,13 @@ import pytest
 import responses
 from graphql.execution.values import get_variable_values
 
-from app.domain.ports import DiscountCodeSpec, VariantMetafields, VariantPolicyChange
+from app.domain.ports import (
+    DiscountCodeSpec,
+    RefundSpec,
+    RefundTransaction,
+    VariantMetafields,
+    VariantPolicyChange,
+)
 from integrations.shopify import documents
 from integrations.shopify.admin import GraphQLShopifyAdmin
 from integrations.shopify.graphql import GraphQLClient
@@ -103,6 +109,22 @@ CANNED = {
                                                      "order": {"id": "gid://shopify/Order/9"}}},
     "BackorderCreateDiscountCode": {"discountCodeBasicCreate": {
         "userErrors": [], "codeDiscountNode": {"id": "gid://shopify/DiscountCodeNode/3"}}},
+    "BackorderOrderRefundState": {"order": {
+        "id": "gid://shopify/Order/9", "presentmentCurrencyCode": "EUR", "taxesIncluded": False,
+        "totalOutstandingSet": {"presentmentMoney": {"amount": "-12.1"}},
+        "transactions": [{"id": "gid://shopify/OrderTransaction/61", "kind": "SALE",
+                          "status": "SUCCESS", "gateway": "shopify_payments",
+                          "amountSet": {"presentmentMoney": {"amount": "40.0"}},
+                          "parentTransaction": None}],
+        "refunds": []},
+        "lineItem": {"id": "gid://shopify/LineItem/5", "quantity": 2,
+                     "discountedUnitPriceAfterAllDiscountsSet": {
+                         "presentmentMoney": {"amount": "10.0"}},
+                     "taxLines": [{"priceSet": {"presentmentMoney": {"amount": "4.2"}}}]}},
+    "BackorderRefundCreate": {"refundCreate": {"userErrors": [], "refund": {
+        "id": "gid://shopify/Refund/71", "note": "Customer cancelled [backorder-cancel:5]",
+        "totalRefundedSet": {"presentmentMoney": {"amount": "12.1"}},
+        "transactions": {"nodes": [{"status": "SUCCESS"}]}}}},
     "BackorderOrderFulfilment": {"order": {
         "id": "gid://shopify/Order/9", "tags": ["vip"], "fulfillmentOrders": {
             "nodes": [{"id": "gid://shopify/FulfillmentOrder/31", "status": "ON_HOLD",
@@ -141,6 +163,10 @@ METHOD_RUNS = {
     "create_discount_code (amount)": lambda a: a.create_discount_code(DiscountCodeSpec(
         "WAIT-1002-ABCDEF", "Sorry for the wait", datetime(2030, 1, 2, tzinfo=UTC),
         amount=Decimal("5.00"))),
+    "order_refund_state": lambda a: a.order_refund_state(9, 5),
+    "create_refund": lambda a: a.create_refund(RefundSpec(
+        order_id=9, currency="EUR", note="Customer cancelled [backorder-cancel:5]",
+        transactions=(RefundTransaction(61, "shopify_payments", Decimal("12.10")),))),
     "order_fulfilment": lambda a: a.order_fulfilment(9),
     "hold_fulfillment_order (some units)": lambda a: a.hold_fulfillment_order(
         31, handle="backorder-line-5", lines=[(51, 2)]),

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
 
-from app.domain.ports import OrderLineInfo, ShopifyAdmin, VariantMetafields, VariantPolicyChange
+from app.domain.ports import (
+    OrderLineInfo,
+    PaymentInfo,
+    RefundInfo,
+    RefundLineInfo,
+    RefundSpec,
+    RefundTransaction,
+    ShopifyAdmin,
+    VariantMetafields,
+    VariantPolicyChange,
+)
 from app.errors import PermanentError, TransientError
 from integrations.shopify.fake import FakeShopifyAdmin
 
@@ -23,7 +34,8 @@ def test_fake_satisfies_the_protocol(shop):
     admin: ShopifyAdmin = shop  # a type checker verifies this line
     assert all(callable(getattr(admin, name)) for name in (
         "set_inventory_policies", "set_variant_metafields", "subscribe_webhooks",
-        "fetch_variant", "iter_variants", "iter_open_orders", "adjust_inventory"))
+        "fetch_variant", "iter_variants", "iter_open_orders", "adjust_inventory",
+        "order_refund_state", "create_refund"))
 
 
 def test_set_policies_is_seen_by_later_fetches(shop):
@@ -97,3 +109,81 @@ def test_fail_next_raises_for_that_many_calls_then_recovers(shop):
             shop.fetch_variant(11)
     assert shop.fetch_variant(11).variant_id == 11
     assert len(shop.calls) == 3
+
+
+# --- an order's money: edits owe, refunds give back, never more than was paid -------
+
+@pytest.fixture
+def paid_order(shop) -> int:
+    """Order 1007: Merino Beanie x 2 at 25.00 with 9.50 tax, paid 59.50; its sale's id."""
+    shop.add_order(1007, lines=[OrderLineInfo(11, 511, 2)])
+    shop.money.add_line(1007, 11, ordered=2, unit_price="25.00", tax="9.50")
+    return shop.money.pay(1007, "59.50")
+
+
+def _refund(sale: int, amount: str, *, currency: str = "EUR") -> RefundSpec:
+    return RefundSpec(order_id=1007, currency=currency, note="test [backorder-cancel:11]",
+                      transactions=(RefundTransaction(sale, "shopify_payments",
+                                                      Decimal(amount)),))
+
+
+def test_an_edit_that_removes_paid_units_leaves_their_price_owed(shop, paid_order):
+    assert shop.order_refund_state(1007, 11).outstanding == Decimal("0")
+
+    shop.set_line_item_quantity(order_id=1007, line_item_id=11, quantity=1, staff_note="")
+
+    state = shop.order_refund_state(1007, 11)
+    assert state.outstanding == Decimal("-29.75")
+    assert state.line == RefundLineInfo(11, 2, Decimal("25.00"), Decimal("9.50"))
+    assert state.payments == (PaymentInfo(paid_order, "shopify_payments", Decimal("59.50")),)
+
+
+def test_a_refund_is_listed_with_its_note_and_takes_from_its_payment(shop, paid_order):
+    shop.set_line_item_quantity(order_id=1007, line_item_id=11, quantity=1, staff_note="")
+
+    refund = shop.create_refund(_refund(paid_order, "29.75"))
+
+    state = shop.order_refund_state(1007, 11)
+    assert state.refunds == (RefundInfo(refund.refund_id, "test [backorder-cancel:11]",
+                                        Decimal("29.75"), "success"),)
+    assert state.outstanding == Decimal("0")
+    assert state.payments[0].refundable == Decimal("29.75")
+
+
+def test_a_refund_beyond_what_the_payment_holds_is_refused_and_nothing_recorded(
+        shop, paid_order):
+    with pytest.raises(PermanentError, match="cannot exceed the refundable amount 59.50"):
+        shop.create_refund(_refund(paid_order, "59.51"))
+    with pytest.raises(PermanentError, match="presentment currency"):
+        shop.create_refund(_refund(paid_order, "1.00", currency="USD"))
+    with pytest.raises(PermanentError, match="Parent transaction"):
+        shop.create_refund(_refund(paid_order + 1, "1.00"))
+
+    assert shop.order_refund_state(1007, 11).refunds == ()
+
+
+def test_a_lost_refund_answer_still_leaves_the_refund_made(shop, paid_order):
+    shop.lose_next_answer(TransientError("read timeout"))
+
+    with pytest.raises(TransientError):
+        shop.create_refund(_refund(paid_order, "10.00"))
+
+    assert [r.amount for r in shop.order_refund_state(1007, 11).refunds] == [Decimal("10.00")]
+
+
+def test_a_refund_the_payment_provider_fails_gives_nothing_back(shop, paid_order):
+    shop.set_line_item_quantity(order_id=1007, line_item_id=11, quantity=1, staff_note="")
+    shop.money.settle_next_as.append("pending")
+    refund = shop.create_refund(_refund(paid_order, "29.75"))
+    assert refund.settled == "pending"
+
+    shop.money.settle(1007, refund.refund_id, "failure")
+
+    state = shop.order_refund_state(1007, 11)
+    assert state.refunds[0].settled == "failure"
+    assert state.outstanding == Decimal("-29.75")  # still owed
+    assert state.payments[0].refundable == Decimal("59.50")
+
+
+def test_an_order_without_money_has_no_refund_state(shop):
+    assert shop.order_refund_state(4242, 11) is None

@@ -8,8 +8,9 @@ a retried job or a replayed scan never creates a second row.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import BigInteger, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.domain.base import Base, BigId, UtcDateTime, shop_fk, utcnow
@@ -22,6 +23,14 @@ class EditStatus:
     FAILED = "failed"    # will not be retried: edit_error says why (shown to the merchant)
 
 
+class RefundStatus:
+    OFF = "off"          # no refund by the app: the setting is off, or the order is not edited
+    PENDING = "pending"  # to refund once the edit is done
+    PROCESSING = "processing"  # made in Shopify; the payment provider has not confirmed it
+    DONE = "done"        # refunded (refund_amount), or the units were free
+    FAILED = "failed"    # will not be retried: refund_error says why (shown to the merchant)
+
+
 class DiscountStatus:
     PENDING = "pending"
     CREATED = "created"
@@ -29,7 +38,7 @@ class DiscountStatus:
 
 
 class LineCancellation(Base):
-    """A backordered line the customer cancelled on the status page, and the Shopify edit."""
+    """A backordered line the customer cancelled on the status page, the Shopify edit, the refund."""
 
     __tablename__ = "line_cancellations"
     __table_args__ = (UniqueConstraint("shop_id", "line_item_id"),)
@@ -46,6 +55,15 @@ class LineCancellation(Base):
     edit_attempts: Mapped[int] = mapped_column(Integer, default=0)
     edit_error: Mapped[str | None] = mapped_column(Text)
     edited_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # The refund of the cancelled units, after the edit (customer_options.refunds).
+    refund_status: Mapped[str] = mapped_column(String(12), default=RefundStatus.OFF,
+                                               server_default=RefundStatus.OFF)
+    refund_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    refund_error: Mapped[str | None] = mapped_column(Text)
+    refund_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 3))
+    refund_currency: Mapped[str | None] = mapped_column(String(3))
+    refund_id: Mapped[int | None] = mapped_column(BigInteger)  # Shopify's Refund
+    refunded_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -5,7 +5,8 @@ transaction. When the shop allows it, a job (after commit) edits the Shopify
 order so the line keeps only what shipped. The edit sets a quantity instead of
 subtracting one, and is skipped when Shopify's line holds no more than that, so
 a retried or duplicated job never removes units twice; `done` is recorded on
-the row and later jobs do nothing.
+the row and later jobs do nothing. Once the edit is done, the refund of the
+removed units follows (customer_options.refunds).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db import insert_ignoring_conflict
+from app.domain.customer_options import refunds
 from app.domain.customer_options.models import EditStatus, LineCancellation
 from app.domain.customer_options.rules import OptionSettings, staff_note
 from app.domain.intents import EditShopifyOrder
@@ -37,13 +39,15 @@ def record_cancellation(session: Session, shop_id: int, order_id: int, line: Ord
     """Keep the cancellation; the edit job to enqueue after commit when the shop edits orders.
 
     The Shopify line keeps `kept_units` (by default what shipped: the whole line goes)."""
-    editing = option_settings(session, shop_id).edit_order_on_cancel
+    options = option_settings(session, shop_id)
+    editing = options.edit_order_on_cancel
     new_id = insert_ignoring_conflict(session, LineCancellation.__table__, dict(
         shop_id=shop_id, order_id=order_id, line_item_id=line.line_item_id,
         title=line.title or "", quantity=cancelled_units,
         kept_quantity=line.fulfilled_quantity if kept_units is None else kept_units,
         edit_attempts=0,
         edit_status=EditStatus.PENDING if editing else EditStatus.OFF,
+        refund_status=refunds.initial_status(options, editing=editing), refund_attempts=0,
         created_at=now, updated_at=now), ["shop_id", "line_item_id"])
     return [EditShopifyOrder(new_id)] if new_id is not None and editing else []
 
@@ -86,6 +90,7 @@ def record_edit_error(session: Session, cancellation_id: int, error: Exception, 
     row.updated_at = now
     if final or row.edit_attempts >= MAX_EDIT_ATTEMPTS:
         row.edit_status = EditStatus.FAILED
+        refunds.give_up_with_edit(row)
         return False
     return True
 

@@ -1,5 +1,5 @@
-"""What the merchant sees of the customers' options: cancellations with their Shopify edit,
-switch requests, goodwill codes; newest first, scoped to one shop."""
+"""What the merchant sees of the customers' options: cancellations with their Shopify edit
+and refund, switch requests, goodwill codes; newest first, scoped to one shop."""
 
 from __future__ import annotations
 
@@ -15,11 +15,15 @@ from app.domain.customer_options.models import (
     OrderDiscount,
     SwitchRequest,
 )
+from app.domain.customer_options.refund_rules import money_text
 from app.domain.inventory.models import CustomerOrder, Variant
 
 LIMIT = 100
 EDIT_LABELS = {"off": "Not edited (turned off in Settings)", "pending": "Waiting to edit",
                "done": "Removed from the Shopify order", "failed": "Edit failed"}
+REFUND_LABELS = {"off": "Not refunded by the app", "pending": "Waiting to refund",
+                 "processing": "Refund issued, the payment provider is completing it",
+                 "done": "Refunded", "failed": "Refund failed: refund in Shopify"}
 
 
 @dataclass(frozen=True)
@@ -31,8 +35,10 @@ class Requests:
 
     @property
     def problems(self) -> int:
-        """Edits and codes that need the merchant: failed for good, or still failing."""
+        """Edits, refunds and codes that need the merchant: failed for good, or still failing."""
         return sum(1 for c in self.cancellations if c.edit_error and c.edit_status != "done") \
+            + sum(1 for c in self.cancellations
+                  if c.refund_error and c.refund_status != "done" and c.edit_status == "done") \
             + sum(1 for d in self.discounts if d.last_error and d.status != "created")
 
 
@@ -70,3 +76,16 @@ def _switches(session: Session, shop_id: int) -> list[tuple[SwitchRequest, str, 
 
 def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+
+
+def refund_label(cancellation: LineCancellation) -> str:
+    """"Refunded 12.00 EUR", or what the refund's state means for the merchant."""
+    amount = cancellation.refund_amount
+    if cancellation.refund_status == "done" and cancellation.refund_id is not None:
+        return "Refunded " + money_text(amount, cancellation.refund_currency)
+    if cancellation.refund_status == "processing":
+        return (f"Refund of {money_text(amount, cancellation.refund_currency)} issued, "
+                "the payment provider is completing it")
+    if cancellation.refund_status == "done":
+        return "Nothing to refund (free units)"
+    return REFUND_LABELS.get(cancellation.refund_status, cancellation.refund_status)

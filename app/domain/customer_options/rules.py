@@ -23,6 +23,7 @@ class OptionSettings:
     """The shop's customer options, from ShopSettings.extra["customer_options"]."""
 
     edit_order_on_cancel: bool = False
+    refund_on_cancel: bool = True  # refund the units an edit removed (only with the edit)
     goodwill_enabled: bool = False
     goodwill_after_days: int = 14
     goodwill_kind: str = "percentage"
@@ -39,6 +40,7 @@ class OptionSettings:
         return cls(
             edit_order_on_cancel=_flag(raw.get("edit_order_on_cancel"),
                                        default.edit_order_on_cancel),
+            refund_on_cancel=_flag(raw.get("refund_on_cancel"), default.refund_on_cancel),
             goodwill_enabled=_flag(raw.get("goodwill_enabled"), default.goodwill_enabled),
             goodwill_after_days=_days(raw.get("goodwill_after_days"), default.goodwill_after_days),
             goodwill_kind=kind,
@@ -46,6 +48,7 @@ class OptionSettings:
 
     def as_extra(self) -> dict:
         return {"edit_order_on_cancel": self.edit_order_on_cancel,
+                "refund_on_cancel": self.refund_on_cancel,
                 "goodwill_enabled": self.goodwill_enabled,
                 "goodwill_after_days": self.goodwill_after_days,
                 "goodwill_kind": self.goodwill_kind, "goodwill_value": str(self.goodwill_value)}

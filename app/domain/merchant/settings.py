@@ -115,6 +115,7 @@ def as_form(values: SettingsValues) -> list[tuple[str, str]]:
     flags = {"po_auto_send": values.po_auto_send, "email_enabled": values.email_enabled,
              "sms_enabled": values.sms_enabled, "quiet_enabled": values.quiet_hours is not None,
              "edit_order_on_cancel": options.edit_order_on_cancel,
+             "refund_on_cancel": options.refund_on_cancel,
              "goodwill_enabled": options.goodwill_enabled,
              "hold_backorders": values.hold_backorders}
     return pairs + [(name, "on") for name, on in flags.items() if on]
@@ -185,7 +186,7 @@ def parse_settings(form: Mapping[str, str], selected_locations: Iterable[str], *
 
 
 def _options(f: _Fields) -> OptionSettings:
-    """Cancel edits and goodwill codes; the goodwill fields are checked only when it is on."""
+    """Cancel edits and refunds, goodwill codes; the goodwill fields are checked only when it is on."""
     default, enabled = OptionSettings(), f.flag("goodwill_enabled")
     kind = f.choice("goodwill_kind", KINDS) if enabled else (
         f.text("goodwill_kind") if f.text("goodwill_kind") in KINDS else default.goodwill_kind)
@@ -195,7 +196,8 @@ def _options(f: _Fields) -> OptionSettings:
         low, high = VALUE_BOUNDS[kind]
         f.errors["goodwill_value"] = f"Enter an amount from {low} to {high}, at most 2 decimals."
     return OptionSettings(
-        edit_order_on_cancel=f.flag("edit_order_on_cancel"), goodwill_enabled=enabled,
+        edit_order_on_cancel=f.flag("edit_order_on_cancel"),
+        refund_on_cancel=f.flag("refund_on_cancel"), goodwill_enabled=enabled,
         goodwill_after_days=default.goodwill_after_days if days is None else days,
         goodwill_kind=kind if kind in KINDS else default.goodwill_kind,
         goodwill_value=value or default.goodwill_value)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 
 from babel.dates import format_datetime
+from babel.numbers import format_currency
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.domain.customer_options import alternatives, order_edits
+from app.domain.customer_options import alternatives, order_edits, refunds
 from app.domain.inventory import state
 from app.domain.inventory.effects import CloseReason, EffectKind
 from app.domain.inventory.models import CustomerOrder, Effect, OrderLine
@@ -43,6 +45,7 @@ class LineStatus:
     open_units: int = 0
     alternatives: tuple[alternatives.Offer, ...] = ()  # in stock now, one click to ask for
     switch_requested: str | None = None  # the alternative asked for, once asked
+    refund: str | None = None  # what Shopify refunded for the cancelled units, once it did
 
 
 @dataclass(frozen=True)
@@ -67,13 +70,25 @@ def status_page(session: Session, shop_id: int, order_id: int) -> StatusPage:
     shop, order = _shop_and_order(session, shop_id, order_id)
     offers = alternatives.offers_for(session, shop_id, order.lines)
     asked = alternatives.requests_for(session, shop_id, order_id)
+    refunded = refunds.refunded_lines(session, shop_id, order_id)
     lines = [replace(_line_status(line, shop.locale),
                      alternatives=tuple(offers.get(line.line_item_id, ()))
                      if line.line_item_id not in asked else (),
-                     switch_requested=asked.get(line.line_item_id))
+                     switch_requested=asked.get(line.line_item_id),
+                     refund=_refund_text(refunded.get(line.line_item_id), shop.locale))
              for line in sorted(order.lines, key=lambda x: x.line_item_id)]
     return StatusPage(shop.name or shop.domain, order.name or f"#{order.order_id}", lines,
                       _history(session, shop, order_id))
+
+
+def _refund_text(refund: tuple[Decimal, str, bool] | None, locale: str | None) -> str | None:
+    """Never more than is true: "issued" until the payment provider confirms it."""
+    if refund is None:
+        return None
+    amount, currency, confirmed = refund
+    money = format_currency(amount, currency, locale=babel_locale(locale))
+    return (f"Refunded to your payment: {money}" if confirmed
+            else f"Refund of {money} issued; your payment provider is completing it")
 
 
 def _shop_and_order(session: Session, shop_id: int, order_id: int) -> tuple[Shop, CustomerOrder]:
