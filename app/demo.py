@@ -207,7 +207,9 @@ def order_payload(order_id: int, line_id: int, n: int, product: Product, quantit
     email, phone = f"customer{n + 1}@example.com", f"+1555010{n + 1:04d}"
     line = {"id": line_id, "variant_id": product.variant_id, "quantity": quantity,
             "current_quantity": quantity, "fulfillable_quantity": quantity, "sku": product.sku,
-            "title": product.product_title}
+            "title": product.product_title,
+            # as Shopify sends it: null for a product's only variant
+            "variant_title": None if product.title == "Default Title" else product.title}
     return {"id": order_id, "name": f"#{1001 + n}", "email": email, "phone": phone,
             "created_at": _iso(at), "updated_at": _iso(at), "cancelled_at": None,
             "customer_locale": "en", "line_items": [line],
