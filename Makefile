@@ -47,7 +47,7 @@ node_modules/.installed: package.json package-lock.json
 theme-check: node_modules/.installed
 	npm run --silent theme-check
 
-# The whole suite, the fault suite included (about 7 minutes on 2 cores).
+# The whole suite, the fault suite included (about 8 minutes on 2 cores).
 test: install services lint browser front node_modules/.installed
 	BACKORDER_FAULTS=1 $(BIN)/pytest -q
 
