@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -218,3 +219,29 @@ class _Env:
 def port_from_env(environ: Mapping[str, str] | None = None) -> int:
     """`PORT` alone (8000 unset): what the local run command binds when not told a port."""
     return _Env(os.environ if environ is None else environ).integer("PORT", 8000)
+
+
+DEV_WEBHOOK_SECRET = "local-dev-webhook-secret"
+
+
+def local_environment(environ: Mapping[str, str] | None = None, *,
+                      public_url: str | None = None) -> dict[str, str]:
+    """The environment `make run` gives its processes (and `backorder demo` reads): the
+    caller's, with the instance's own SECRET_KEY when none is set (kept in instance/, so
+    sessions and signed links survive a restart) and the local webhook secret."""
+    env = dict(os.environ if environ is None else environ)
+    if not env.get("SECRET_KEY", "").strip():
+        env["SECRET_KEY"] = _instance_secret()
+    env.setdefault("SHOPIFY_API_SECRET", DEV_WEBHOOK_SECRET)
+    if public_url:
+        env.setdefault("PUBLIC_URL", public_url)
+    return env
+
+
+def _instance_secret() -> str:
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import random
 import time
 import uuid
@@ -28,9 +27,8 @@ from datetime import UTC, datetime
 import requests
 from sqlalchemy import func, select
 
-from app.config import INSTANCE_DIR, Settings
+from app.config import Settings, local_environment
 from app.db import unit_of_work
-from app.devserver import DEV_WEBHOOK_SECRET, _persistent_secret
 from app.domain.intake.models import WebhookEvent
 from app.domain.inventory import sync
 from app.domain.inventory.models import ShopSettings, Variant
@@ -90,14 +88,7 @@ class DemoError(BackorderError):
 
 def dev_settings(public_url: str | None = None) -> Settings:
     """The settings `make run` gives its processes: the same secret key and webhook secret."""
-    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    if not env.get("SECRET_KEY"):
-        env["SECRET_KEY"] = _persistent_secret()  # what the dev server hands its children
-    env.setdefault("SHOPIFY_API_SECRET", DEV_WEBHOOK_SECRET)
-    if public_url:
-        env.setdefault("PUBLIC_URL", public_url)
-    return Settings.from_env(env)
+    return Settings.from_env(local_environment(public_url=public_url))
 
 
 def run_demo(base_url: str, *, orders: int = 40, wait_seconds: float = 60,

@@ -7,30 +7,13 @@ same web and worker processes the Procfile runs in production.
 
 from __future__ import annotations
 
-import os
-import secrets
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from app.config import INSTANCE_DIR, Settings
-
-DEV_WEBHOOK_SECRET = "local-dev-webhook-secret"
-
-
-def _persistent_secret() -> str:
-    path = INSTANCE_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
-def _secret_key() -> str:
-    """SECRET_KEY when set, else the instance's own key, the same for every local process."""
-    return os.environ.get("SECRET_KEY", "").strip() or _persistent_secret()
+from app.config import DEV_WEBHOOK_SECRET, INSTANCE_DIR, Settings, local_environment
 
 
 def _start_embedded_redis():
@@ -39,11 +22,10 @@ def _start_embedded_redis():
     return server, f"unix://{server.socket_file}"
 
 
-def _child_env(settings: Settings, redis_url: str, port: int) -> dict[str, str]:
-    env = dict(os.environ)
-    env["SECRET_KEY"] = _secret_key()
-    env.setdefault("SHOPIFY_API_SECRET", DEV_WEBHOOK_SECRET)
-    env.update(REDIS_URL=redis_url, PORT=str(port), DATABASE_URL=settings.database_url)
+def _child_env(local: dict[str, str], settings: Settings, redis_url: str,
+               port: int) -> dict[str, str]:
+    env = {**local, "REDIS_URL": redis_url, "PORT": str(port),
+           "DATABASE_URL": settings.database_url}
     env.setdefault("PUBLIC_URL", f"http://localhost:{port}")
     return env
 
@@ -51,12 +33,13 @@ def _child_env(settings: Settings, redis_url: str, port: int) -> dict[str, str]:
 def run(*, port: int = 8000) -> None:
     """Start web and worker; stop both on Ctrl-C."""
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
-    settings = Settings.from_env({**os.environ, "SECRET_KEY": _secret_key()})
+    local = local_environment()
+    settings = Settings.from_env(local)
     embedded = None
     redis_url = settings.redis_url
     if redis_url is None:
         embedded, redis_url = _start_embedded_redis()
-    env = _child_env(settings, redis_url, port)
+    env = _child_env(local, settings, redis_url, port)
     bin_dir = Path(sys.executable).parent
     subprocess.run([bin_dir / "backorder", "db", "upgrade"], env=env, check=True)
     children = [
