@@ -18,17 +18,22 @@ VIEW_LIMITS = {"auth.link": "10 per minute", "auth.redeem": "10 per minute",
                "auth.install": "20 per minute", "auth.callback": "20 per minute"}
 # Twilio posts from its own addresses: count per sending phone instead.
 INBOUND_SMS_LIMIT = "20 per minute"
+# Blueprints that carry no limit, whose requests skip the limiter's check altogether:
+# Shopify's webhooks are signed and retried by Shopify, and they are the service's
+# hottest path, where finding out that no limit applies was one of the largest costs
+# of a request in the web process (bench/README.md, "Intake").
+UNLIMITED_BLUEPRINTS = frozenset({"webhooks"})
 
 
 def install(app: Flask, settings: Settings) -> None:
     """Put the limits on the app's routes (after its blueprints are registered)."""
     if settings.proxy_hops:  # else every client behind the proxy would share its address
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)
-    limiter = Limiter(get_remote_address, app=app, enabled=settings.rate_limits,
-                      storage_uri=_storage_uri(settings.redis_url),
-                      key_prefix="backorder:limits", strategy="moving-window",
-                      headers_enabled=True, swallow_errors=True,
-                      in_memory_fallback_enabled=True)
+    limiter = _Limiter(get_remote_address, app=app, enabled=settings.rate_limits,
+                       storage_uri=_storage_uri(settings.redis_url),
+                       key_prefix="backorder:limits", strategy="moving-window",
+                       headers_enabled=True, swallow_errors=True,
+                       in_memory_fallback_enabled=True)
     app.extensions["backorder_limiter"] = limiter  # the decorated views hold it weakly
     for name, limit in BLUEPRINT_LIMITS.items():
         limiter.limit(limit)(app.blueprints[name])
@@ -44,3 +49,14 @@ def _storage_uri(redis_url: str | None) -> str:
     if not redis_url:
         return "memory://"
     return "redis+" + redis_url if redis_url.startswith("unix://") else redis_url
+
+
+class _Limiter(Limiter):
+    """flask-limiter, told up front which requests have no limit to look for (the
+    decorated views still check their own limits: they do not pass `in_middleware`)."""
+
+    def _check_request_limit(self, callable_name: str | None = None,
+                             in_middleware: bool = True) -> None:
+        if in_middleware and request.blueprint in UNLIMITED_BLUEPRINTS:
+            return
+        super()._check_request_limit(callable_name, in_middleware)
