@@ -29,11 +29,12 @@ def install(app: Flask, settings: Settings) -> None:
     """Put the limits on the app's routes (after its blueprints are registered)."""
     if settings.proxy_hops:  # else every client behind the proxy would share its address
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)
-    limiter = _Limiter(get_remote_address, app=app, enabled=settings.rate_limits,
-                       storage_uri=_storage_uri(settings.redis_url),
-                       key_prefix="backorder:limits", strategy="moving-window",
-                       headers_enabled=True, swallow_errors=True,
-                       in_memory_fallback_enabled=True)
+    limiter = Limiter(get_remote_address, app=app, enabled=settings.rate_limits,
+                      storage_uri=_storage_uri(settings.redis_url),
+                      key_prefix="backorder:limits", strategy="moving-window",
+                      headers_enabled=True, swallow_errors=True,
+                      in_memory_fallback_enabled=True)
+    limiter.request_filter(_unlimited)
     app.extensions["backorder_limiter"] = limiter  # the decorated views hold it weakly
     for name, limit in BLUEPRINT_LIMITS.items():
         limiter.limit(limit)(app.blueprints[name])
@@ -51,12 +52,7 @@ def _storage_uri(redis_url: str | None) -> str:
     return "redis+" + redis_url if redis_url.startswith("unix://") else redis_url
 
 
-class _Limiter(Limiter):
-    """flask-limiter, told up front which requests have no limit to look for (the
-    decorated views still check their own limits: they do not pass `in_middleware`)."""
 
-    def _check_request_limit(self, callable_name: str | None = None,
-                             in_middleware: bool = True) -> None:
-        if in_middleware and request.blueprint in UNLIMITED_BLUEPRINTS:
-            return
-        super()._check_request_limit(callable_name, in_middleware)
+def _unlimited() -> bool:
+    """flask-limiter's request filter: True skips every limit lookup for the request."""
+    return request.blueprint in UNLIMITED_BLUEPRINTS
