@@ -9,6 +9,7 @@ from flask import Flask
 from app.config import Settings
 from app.runtime import Runtime
 from app.web.deps import RowIdConverter
+from app.web.sessions import BrowserSessions
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +19,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     settings = settings or (runtime.settings if runtime else Settings.from_env())
     app = Flask(__name__)
     app.url_map.converters["id"] = RowIdConverter
+    app.session_interface = BrowserSessions()
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=16 * 1024 * 1024)
     app.extensions["backorder"] = runtime or Runtime(settings)
 

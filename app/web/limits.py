@@ -18,6 +18,11 @@ VIEW_LIMITS = {"auth.link": "10 per minute", "auth.redeem": "10 per minute",
                "auth.install": "20 per minute", "auth.callback": "20 per minute"}
 # Twilio posts from its own addresses: count per sending phone instead.
 INBOUND_SMS_LIMIT = "20 per minute"
+# Blueprints that carry no limit, whose requests skip the limiter's check altogether:
+# Shopify's webhooks are signed and retried by Shopify, and they are the service's
+# hottest path, where finding out that no limit applies was one of the largest costs
+# of a request in the web process (bench/README.md, "Intake").
+UNLIMITED_BLUEPRINTS = frozenset({"webhooks"})
 
 
 def install(app: Flask, settings: Settings) -> None:
@@ -29,6 +34,7 @@ def install(app: Flask, settings: Settings) -> None:
                       key_prefix="backorder:limits", strategy="moving-window",
                       headers_enabled=True, swallow_errors=True,
                       in_memory_fallback_enabled=True)
+    limiter.request_filter(_unlimited)
     app.extensions["backorder_limiter"] = limiter  # the decorated views hold it weakly
     for name, limit in BLUEPRINT_LIMITS.items():
         limiter.limit(limit)(app.blueprints[name])
@@ -44,3 +50,9 @@ def _storage_uri(redis_url: str | None) -> str:
     if not redis_url:
         return "memory://"
     return "redis+" + redis_url if redis_url.startswith("unix://") else redis_url
+
+
+
+def _unlimited() -> bool:
+    """flask-limiter's request filter: True skips every limit lookup for the request."""
+    return request.blueprint in UNLIMITED_BLUEPRINTS

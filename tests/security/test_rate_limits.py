@@ -4,10 +4,15 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
+from app.domain.intake.models import WebhookEvent
 from app.runtime import Runtime
 from app.web import create_app
+from tests.conftest import WEBHOOK_SECRET
+from tests.support.factories import make_shop
+from tests.support.shopify import SHOP, post_webhook, sample_body
 
 TWILIO_TOKEN = "twilio-test-token"
 
@@ -68,3 +73,18 @@ def test_behind_a_trusted_proxy_each_client_is_counted_by_its_own_address(rt):
         assert visit("198.51.100.9") != 429  # another customer behind the same proxy
     finally:
         runtime.close()
+
+
+def test_shopify_webhooks_are_never_rate_limited(rt, limited):
+    """Shopify signs its deliveries and retries what is refused: a burst from one address,
+    past every page's limit, is stored in full."""
+    make_shop(rt, domain=SHOP)
+    client = limited()
+    answers = [post_webhook(client, "orders/create", sample_body("orders_create.2025-01.json"),
+                            secret=WEBHOOK_SECRET) for _ in range(70)]
+    assert {a.status_code for a in answers} == {200}
+    assert not any("X-RateLimit-Limit" in a.headers for a in answers)
+    with rt.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(WebhookEvent)) == 70
+    # the pages around them are still limited, by the same count as before
+    hammer(limited, lambda c: c.get("/auth/link/not-a-token"), 10)
