@@ -80,6 +80,7 @@ def job(func: Callable | None = None, *, record: Recorder | None = None,
     their row once (only failures of the classes in `of`), then raised for RQ."""
     def wrap(body: Callable) -> Callable:
         name = body.__name__
+        seconds = JOB_SECONDS.labels(job=name)  # once: jobs run on the hot path
 
         @functools.wraps(body)
         def run_job(*args, **kwargs):
@@ -93,7 +94,7 @@ def job(func: Callable | None = None, *, record: Recorder | None = None,
                     _record(record, args, exc, final=kind == "permanent")
                 raise
             finally:
-                JOB_SECONDS.labels(job=name).observe(time.perf_counter() - started)
+                seconds.observe(time.perf_counter() - started)
         return run_job
     return wrap(func) if func is not None else wrap
 

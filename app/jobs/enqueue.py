@@ -106,16 +106,20 @@ def _already_waiting(connection: Redis, job_id: str) -> bool:
         return False
     # A started run clears the marker before it reads anything: while it is still set,
     # that run will see this work too.
-    if connection.hget(Job.key_for(job_id), "status") in LIVE_JOB_STATES:
+    if _status(connection, job_id) in LIVE_JOB_STATES:
         return True
     connection.set(key, 1, ex=COALESCE_TTL)  # its job is gone, done or failed
     return False
 
 
+def _status(connection: Redis, job_id: str) -> bytes | None:
+    return connection.hget(Job.key_for(job_id), "status")
+
+
 def _drop_if_dead(connection: Redis, job_id: str) -> None:
-    try:
-        job = Job.fetch(job_id, connection=connection)
-    except NoSuchJobError:
+    """A finished or failed job of this id makes room for a fresh one."""
+    status = _status(connection, job_id)
+    if status is None or status in LIVE_JOB_STATES:
         return
-    if job.get_status() not in ("queued", "scheduled", "started", "deferred"):
-        job.delete()  # finished or failed long ago: make room for a fresh one
+    with suppress(NoSuchJobError):  # expired meanwhile: nothing to drop
+        Job.fetch(job_id, connection=connection).delete()

@@ -52,7 +52,6 @@ def _storage_uri(redis_url: str | None) -> str:
     return "redis+" + redis_url if redis_url.startswith("unix://") else redis_url
 
 
-
 def _unlimited() -> bool:
     """flask-limiter's request filter: True skips every limit lookup for the request."""
     return request.blueprint in UNLIMITED_BLUEPRINTS

@@ -1,7 +1,7 @@
 """How much to refund for units a customer cancelled, and against which payments.
 
-Plain data in, plain data out (stdlib and the port's dataclasses only): the rule is
-tested without a database or Shopify. customer_options.refunds says why this rule.
+Plain data in, plain data out (the port's dataclasses, Babel's currency data): the rule
+is tested without a database or Shopify. customer_options.refunds says why this rule.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+
+from babel.numbers import get_currency_precision
 
 from app.domain.ports import (
     OrderRefundState,
@@ -18,10 +20,6 @@ from app.domain.ports import (
     RefundTransaction,
 )
 
-# ISO 4217 minor units where they are not 2 (the currencies Shopify sells in).
-_NO_DECIMALS = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG",
-                          "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"})
-_THREE_DECIMALS = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
 ZERO = Decimal("0")
 
 
@@ -35,10 +33,9 @@ class RefundPlan:
 
 
 def minor_unit(currency: str) -> Decimal:
-    """The smallest amount of the currency: 0.01 for EUR, 1 for JPY, 0.001 for KWD."""
-    if currency in _NO_DECIMALS:
-        return Decimal("1")
-    return Decimal("0.001") if currency in _THREE_DECIMALS else Decimal("0.01")
+    """The smallest amount of the currency: 0.01 for EUR, 1 for JPY, 0.001 for KWD (ISO
+    4217, as Babel's CLDR data has it)."""
+    return Decimal(1).scaleb(-get_currency_precision(currency))
 
 
 def money_text(amount: Decimal, currency: str) -> str:

@@ -65,7 +65,7 @@ class _Changes:
     recheck: list[tuple[int, datetime]] = field(default_factory=list)
     orders: set[int] = field(default_factory=set)  # backordered units changed: holds, tag
 
-    def intents(self, shop_id: int) -> list[intents.Intent]:
+    def asked_for(self, shop_id: int) -> list[intents.Intent]:
         out: list[intents.Intent] = []
         if self.push:
             out.append(intents.PushVariants(shop_id, urgent=self.closing))
@@ -104,7 +104,7 @@ def recompute_variants(session: Session, shop_id: int, variant_ids: Iterable[int
         else:  # until Shopify told us what it is and what is in stock, any answer is a guess
             changes.fetch.append(variant.variant_id)
     fulfilment.mark_due(session, shop_id, changes.orders)
-    return changes.intents(shop_id)
+    return changes.asked_for(shop_id)
 
 
 @dataclass(frozen=True)
